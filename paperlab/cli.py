@@ -1,0 +1,98 @@
+"""The `paperlab` command line: thin Typer commands that hand their arguments to the tasks.
+
+Arguments after a task command are Hydra overrides (key=value, group=option, +new=value), `-m` for
+sweeps and `--cfg job` to print the composed config. Typed options (--resume, --text, ...) become
+overrides. User errors are one line on stderr and exit code 2 (`paperlab --debug ...` shows the
+traceback)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+from paperlab.errors import UserError
+
+app = typer.Typer(
+    name="paperlab",
+    help="Reproduce classic deep-learning papers with PyTorch. `paperlab COMMAND --help` shows examples.",
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+PASSTHROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
+_DEBUG = {"on": False}
+
+
+@app.callback()
+def _root(debug: bool = typer.Option(False, "--debug", help="Show tracebacks for user errors too.")) -> None:
+    _DEBUG["on"] = debug
+
+
+@app.command(context_settings=PASSTHROUGH, epilog="""
+**Examples**
+
+    paperlab train model=zfnet                                  # ZFNet on Fashion-MNIST (the main job)
+
+    paperlab train model=zfnet trainer.max_epochs=1 -m optim.lr=0.1,0.01   # a sweep: two runs
+
+    paperlab train experiment=zfnet_imagenet data.root=/datasets/imagenet
+
+    paperlab train --resume outputs/train/zfnet_fashion_mnist/2026-11-25_10-00-00
+
+    paperlab train --cfg job                                    # print the composed config
+""")
+def train(
+    ctx: typer.Context,
+    resume: Path = typer.Option(None, "--resume", help="Continue the run in RUN_DIR from its last checkpoint.",
+                                metavar="RUN_DIR"),
+) -> None:
+    """Train a model. Extra arguments are Hydra overrides: `model=zfnet trainer.max_epochs=3` (`-m` sweeps)."""
+    from paperlab.launch import launch
+    from paperlab.tasks import train as task
+
+    launch("train", task.main, ctx.args, resume=resume)
+
+
+@app.command("list", epilog="""
+**Examples**
+
+    paperlab list models
+
+    paperlab list experiments
+""")
+def list_(what: str = typer.Argument(..., help="models, data, experiments, optim, sched, learners or trainer")) -> None:
+    """List the choices of a config group, with what each one is."""
+    from paperlab.tasks.inventory import list_group
+
+    list_group(what)
+
+
+@app.command(epilog="""
+**Examples**
+
+    paperlab runs                      # every run under outputs/
+
+    paperlab runs outputs/train/zfnet_fashion_mnist/multirun_2026-11-25_10-00-00   # one sweep
+""")
+def runs(directory: Path = typer.Argument(Path("outputs"), help="Folder to search for runs (a sweep, a task, ...).")) -> None:
+    """A table of the runs under a folder: task, name, start, status and headline metrics."""
+    from paperlab.tasks.inventory import list_runs
+
+    list_runs(directory)
+
+
+def main() -> None:
+    try:
+        app()
+    except UserError as err:
+        if _DEBUG["on"]:
+            raise
+        sys.stderr.write(f"error: {err}\n")
+        sys.exit(err.exit_code)
+
+
+if __name__ == "__main__":
+    main()

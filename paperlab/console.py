@@ -1,0 +1,17 @@
+"""The one rich Console on stderr shared by progress bars and logging (so bars don't break),
+and a Console on stdout for tables and results."""
+
+from __future__ import annotations
+
+import logging
+
+from rich.console import Console
+from rich.logging import RichHandler
+
+err_console = Console(stderr=True)
+out_console = Console()
+
+
+def rich_log_handler() -> logging.Handler:
+    """Logging handler on the shared stderr console (used by conf/hydra/job_logging)."""
+    return RichHandler(console=err_console, show_path=False, markup=False, rich_tracebacks=False)

@@ -1,0 +1,1 @@
+"""The training engine every paper reuses: Trainer, Learner, checkpoints, seeding, distributed."""

@@ -1,0 +1,80 @@
+"""The Learner: what one paper's training needs beyond the generic loop (like a LightningModule).
+
+The Trainer owns the loop (devices, precision, optimizer steps, checkpoints, logging, DDP); a
+Learner owns the model, its datasets, its loss and its metrics. Evaluation metrics are returned
+by `eval_step` as *sums* (and counts) so they reduce exactly across batches and DDP ranks, and
+`summarize` turns the totals into the reported numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import Dataset
+
+from paperlab.registry import Registry
+
+LEARNERS: Registry[type[Learner]] = Registry("learner", config_group="learner")
+register_learner = LEARNERS.register
+
+
+class Learner:
+    """Base class. Subclasses set `self.model` and implement the two step methods."""
+
+    model: nn.Module
+    #: the validation metric that picks best.pt and drives early stopping / plateau schedules
+    monitor: str = "val/loss"
+    monitor_mode: str = "min"
+
+    def datasets(self) -> dict[str, Dataset]:
+        """Splits by name: "train" and "val" are required, "test" is scored once at the end."""
+        raise NotImplementedError
+
+    def training_step(self, model: nn.Module, batch: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Loss to minimise, and extra values to log (all tensors; the trainer syncs rarely).
+
+        `model` is `self.model`, or its DistributedDataParallel wrapper: call it, not self.model."""
+        raise NotImplementedError
+
+    def eval_step(self, model: nn.Module, batch: Any) -> dict[str, torch.Tensor]:
+        """Sums over the batch (e.g. loss_sum, correct, count): added up over batches and ranks."""
+        raise NotImplementedError
+
+    def summarize(self, sums: dict[str, float]) -> dict[str, float]:
+        """Totals from `eval_step` -> reported metrics (e.g. mean loss, error rates)."""
+        return {"loss": sums["loss_sum"] / max(sums["count"], 1)}
+
+    # -- optional hooks -------------------------------------------------------------------------
+    def collate_fn(self, split: str) -> Any:
+        """A DataLoader collate_fn for a split (None: the dataset's `collate_fn` or torch's default)."""
+        return None
+
+    def batch_size(self, batch: Any) -> int:
+        """Items in a batch (for throughput)."""
+        first = batch[0] if isinstance(batch, (tuple, list)) else next(iter(batch.values()))
+        return int(first.shape[0])
+
+    def param_groups(self) -> Iterable[Any]:
+        return self.model.parameters()
+
+    def on_after_backward(self, model: nn.Module) -> None:
+        """After loss.backward(), before the optimizer step (custom gradient clipping, ...)."""
+
+    def on_after_optimizer_step(self) -> None:
+        """After each optimizer step (weight constraints such as filter renormalisation)."""
+
+    def on_epoch_end(self, epoch: int, figures: Path | None) -> None:
+        """After each epoch's evaluation; `figures` is the run's figures/ folder on the writer."""
+
+    def on_fit_end(self, run: Any) -> dict[str, Any]:
+        """After training and testing: write final figures/arrays, return extra results."""
+        return {}
+
+    def checkpoint_extras(self) -> dict[str, Any]:
+        """Plain-type facts stored in every checkpoint (e.g. class names, vocabularies), so that
+        analysis commands can rebuild the model from the checkpoint alone."""
+        return {}

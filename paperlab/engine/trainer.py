@@ -1,0 +1,468 @@
+"""The training loop shared by every paper.
+
+Epochs of optimizer steps with a progress bar (ETA, loss, throughput), evaluation, optimizers and
+schedules from config, gradient clipping, AMP on CUDA, device auto-selection, seeding, atomic
+checkpoints every N steps/epochs, exact resume, a NaN/inf guard, early stopping, and DDP
+(rank 0 writes; samplers shard by rank).
+
+Exact resume: the data order of an epoch is a function of (seed, epoch) only, every DataLoader gets
+its own generator (so creating one never draws from the global RNG), and a checkpoint stores all
+RNG streams and the position inside the epoch. A run killed after step k and resumed from the
+checkpoint of step k replays steps k+1.. with the same batches and the same random numbers.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import signal
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
+
+from paperlab.console import err_console
+from paperlab.engine.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from paperlab.engine.distributed import DistInfo, all_reduce_sum, barrier, init_distributed
+from paperlab.engine.learner import Learner
+from paperlab.engine.optim import build_optimizer, build_schedule
+from paperlab.engine.seed import derive_seed
+from paperlab.errors import TrainingDiverged, UserError
+from paperlab.io.rundir import RunDir, versions
+
+log = logging.getLogger(__name__)
+
+# Test-only fault injection: SIGKILL this process right after the given optimizer step, to prove
+# that `--resume` after a hard crash ends exactly where an uninterrupted run would.
+_FAULT_STEP_ENV = "PAPERLAB_FAULT_STEP"
+
+
+@dataclass
+class TrainerConfig:
+    max_epochs: int = 10
+    max_steps: int | None = None  # stop after this many optimizer steps (within max_epochs)
+    batch_size: int = 128  # per process; the global batch is batch_size x world size
+    eval_batch_size: int | None = None  # default: 2 x batch_size
+    num_workers: int = 0
+    limit_train_batches: int | None = None  # cap batches per epoch (quick runs, tests)
+    limit_eval_batches: int | None = None
+    gradient_clip_val: float | None = None  # max global gradient norm
+    precision: str = "auto"  # "32", "bf16-mixed", "16-mixed"; auto: bf16-mixed on CUDA, else 32
+    device: str = "auto"  # auto: cuda (local rank) if available, else cpu
+    deterministic: bool = False
+    log_every_n_steps: int = 50
+    val_every_n_epochs: int = 1
+    checkpoint_every_n_steps: int | None = None
+    checkpoint_every_n_epochs: int = 1
+    snapshot_epochs: list[int] = field(default_factory=list)  # weights kept at these epochs (1-based)
+    monitor: str | None = None  # default: the learner's (e.g. val/top1_err)
+    monitor_mode: str | None = None  # "min" | "max"
+    early_stopping_patience: int | None = None  # evaluations without improvement before stopping
+    test_with: str = "best"  # weights that score the test split: "best" or "last"
+    progress: bool = True
+
+
+def select_device(name: str, info: DistInfo) -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda", info.local_rank)
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise UserError(f"unknown device '{name}'", "use trainer.device=auto, cpu or cuda") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise UserError("trainer.device=cuda but no CUDA GPU is visible", "use trainer.device=auto or cpu")
+    return device
+
+
+def to_device(batch: Any, device: torch.device) -> Any:
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(to_device(b, device) for b in batch)
+    if isinstance(batch, dict):
+        return {k: to_device(v, device) for k, v in batch.items()}
+    return batch
+
+
+class _LossRateColumn(ProgressColumn):
+    """Running loss and throughput, for the tasks that report them."""
+
+    def render(self, task: Task) -> Text:
+        if "loss" not in task.fields:
+            return Text("")
+        return Text(f"loss {task.fields['loss']:.4f}  {task.fields['rate']:.0f}/s")
+
+
+class _Stop:
+    """SIGTERM/SIGUSR1 (preemption) set a flag; the loop checkpoints and exits at the next step."""
+
+    def __init__(self) -> None:
+        self.signal: int | None = None
+
+    @contextmanager
+    def installed(self) -> Iterator[_Stop]:
+        import threading
+
+        if threading.current_thread() is not threading.main_thread():
+            yield self
+            return
+        old = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGUSR1)}
+        for s in old:
+            signal.signal(s, lambda signum, frame: setattr(self, "signal", signum))
+        try:
+            yield self
+        finally:
+            for s, h in old.items():
+                signal.signal(s, h)
+
+
+@dataclass
+class _State:
+    epoch: int = 0  # current epoch (0-based)
+    batch_in_epoch: int = 0  # batches of `epoch` already done
+    step: int = 0  # optimizer steps done
+    best: float | None = None
+    bad_evals: int = 0
+    stopped_early: bool = False
+
+
+class Trainer:
+    def __init__(self, cfg: TrainerConfig, run: RunDir, seed: int, optim: DictConfig,
+                 sched: DictConfig | None, config: DictConfig) -> None:
+        self.cfg = cfg
+        self.run = run
+        self.seed = seed
+        self.optim_cfg = optim
+        self.sched_cfg = sched
+        self.config = OmegaConf.to_container(config, resolve=True)
+        self.device_info = init_distributed(select_device(cfg.device, DistInfo()))
+        self.device = select_device(cfg.device, self.device_info)
+        self.is_main = self.device_info.is_main
+        self.amp_dtype = self._amp_dtype(cfg.precision)
+        self.state = _State()
+
+    # -- setup ------------------------------------------------------------------------------------
+    def _amp_dtype(self, precision: str) -> torch.dtype | None:
+        if precision == "auto":
+            if self.device.type == "cuda" and torch.cuda.is_bf16_supported():
+                return torch.bfloat16
+            return None
+        table = {"32": None, "bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}
+        if precision not in table:
+            raise UserError(f"unknown precision '{precision}'", "use trainer.precision=auto, 32, bf16-mixed or 16-mixed")
+        if table[precision] is not None and self.device.type != "cuda":
+            raise UserError(f"trainer.precision={precision} needs a CUDA device", "use trainer.precision=32 on CPU")
+        return table[precision]
+
+    def _autocast(self) -> Any:
+        if self.amp_dtype is None:
+            return nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
+
+    def loader(self, learner: Learner, split: str, dataset: Dataset, epoch: int = 0, skip: int = 0) -> DataLoader:
+        """A DataLoader for a split: shuffled by (seed, epoch) for training, sharded by rank."""
+        train = split == "train"
+        info = self.device_info
+        batch = self.cfg.batch_size if train else (self.cfg.eval_batch_size or 2 * self.cfg.batch_size)
+        if hasattr(dataset, "set_epoch"):
+            dataset.set_epoch(epoch)  # per-(epoch, index) seeded augmentation
+        if train:
+            sampler = DistributedSampler(dataset, num_replicas=info.world_size, rank=info.rank,
+                                         shuffle=True, seed=self.seed)
+            sampler.set_epoch(epoch)
+            indices = list(sampler)[skip * batch:]
+        else:
+            indices = list(range(info.rank, len(dataset), info.world_size))
+        generator = torch.Generator().manual_seed(derive_seed(self.seed, epoch, info.rank, train))
+        collate = learner.collate_fn(split) or getattr(dataset, "collate_fn", None)
+        return DataLoader(dataset, batch_size=batch, sampler=indices, num_workers=self.cfg.num_workers,
+                          collate_fn=collate, generator=generator, pin_memory=self.device.type == "cuda",
+                          persistent_workers=False)
+
+    def _steps_per_epoch(self, n_items: int) -> int:
+        per_rank = math.ceil(n_items / self.device_info.world_size)
+        steps = math.ceil(per_rank / self.cfg.batch_size)
+        if self.cfg.limit_train_batches:
+            steps = min(steps, self.cfg.limit_train_batches)
+        return steps
+
+    # -- checkpoints ----------------------------------------------------------------------------
+    def _checkpoint_state(self, learner: Learner, optimizer: torch.optim.Optimizer, schedule: Any,
+                          scaler: torch.amp.GradScaler | None) -> dict[str, Any]:
+        s = self.state
+        return {
+            "kind": "paperlab/train",
+            "learner": self.config.get("learner"),
+            "model": learner.model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": schedule.scheduler.state_dict() if schedule.scheduler is not None else None,
+            "scaler": scaler.state_dict() if scaler is not None else None,
+            "trainer": {"epoch": s.epoch, "batch_in_epoch": s.batch_in_epoch, "step": s.step,
+                        "best": s.best, "bad_evals": s.bad_evals},
+            "rng": rng_state(),
+            "config": self.config,
+            "extras": learner.checkpoint_extras(),
+            "versions": versions(),
+        }
+
+    def _save(self, name: str, state: dict[str, Any]) -> None:
+        if self.is_main:
+            save_checkpoint(self.run.checkpoints / name, state)
+
+    def _resume(self, learner: Learner, optimizer: torch.optim.Optimizer, schedule: Any,
+                scaler: torch.amp.GradScaler | None) -> dict[str, Any]:
+        path = self.run.checkpoints / "last.pt"
+        if not path.is_file():
+            raise UserError(f"{self.run.path} has no checkpoint to resume from (checkpoints/last.pt is missing)",
+                            "start a new run instead of --resume")
+        ckpt = load_checkpoint(path, map_location=self.device)
+        try:
+            learner.model.load_state_dict(ckpt["model"])
+        except RuntimeError as err:
+            raise UserError(f"{path} does not fit this model ({str(err).splitlines()[0]})",
+                            "resume with the run's own config (no model overrides)") from None
+        optimizer.load_state_dict(ckpt["optimizer"])
+        if schedule.scheduler is not None and ckpt.get("scheduler") is not None:
+            schedule.scheduler.load_state_dict(ckpt["scheduler"])
+        if scaler is not None and ckpt.get("scaler") is not None:
+            scaler.load_state_dict(ckpt["scaler"])
+        t = ckpt["trainer"]
+        self.state = _State(epoch=t["epoch"], batch_in_epoch=t["batch_in_epoch"], step=t["step"],
+                            best=t["best"], bad_evals=t["bad_evals"])
+        self.run.truncate_metrics(self.state.step)
+        log.info("resumed from %s at epoch %d, step %d", path, self.state.epoch + 1, self.state.step)
+        return ckpt["rng"]
+
+    # -- evaluation -----------------------------------------------------------------------------
+    @torch.no_grad()
+    def evaluate(self, learner: Learner, split: str, dataset: Dataset, progress: Progress | None = None) -> dict[str, float]:
+        model = learner.model
+        was_training = model.training
+        model.eval()
+        loader = self.loader(learner, split, dataset)
+        total = len(loader) if not self.cfg.limit_eval_batches else min(len(loader), self.cfg.limit_eval_batches)
+        task = progress.add_task(f"eval {split}", total=total) if progress else None
+        sums: dict[str, torch.Tensor] = {}
+        for i, batch in enumerate(loader):
+            if i >= total:
+                break
+            with self._autocast():
+                out = learner.eval_step(model, to_device(batch, self.device))
+            for k, v in out.items():
+                sums[k] = sums.get(k, 0) + v.detach().double()
+            if task is not None:
+                progress.advance(task)
+        if task is not None:
+            progress.remove_task(task)
+        totals = {k: float(v) for k, v in all_reduce_sum(sums).items()}
+        model.train(was_training)
+        return {f"{split}/{k}": v for k, v in learner.summarize(totals).items()}
+
+    # -- the loop -------------------------------------------------------------------------------
+    def fit(self, learner: Learner, resume: bool = False) -> dict[str, Any]:
+        cfg, run = self.cfg, self.run
+        splits = learner.datasets()
+        for required in ("train", "val"):
+            if required not in splits:
+                raise RuntimeError(f"{type(learner).__name__}.datasets() has no '{required}' split")
+        learner.model.to(self.device)
+        model: nn.Module = learner.model
+        if self.device_info.enabled:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            model = nn.parallel.DistributedDataParallel(learner.model, device_ids=ids)
+        optimizer = build_optimizer(self.optim_cfg, learner.param_groups())
+        steps_per_epoch = self._steps_per_epoch(len(splits["train"]))
+        schedule = build_schedule(self.sched_cfg, optimizer, steps_per_epoch, cfg.max_epochs)
+        scaler = torch.amp.GradScaler(self.device.type) if self.amp_dtype == torch.float16 else None
+        monitor = cfg.monitor or learner.monitor
+        mode = cfg.monitor_mode or learner.monitor_mode
+        rng = self._resume(learner, optimizer, schedule, scaler) if resume else None
+        run.update(device=str(self.device) if self.device.type != "cuda" else
+                   f"{self.device} ({torch.cuda.get_device_name(self.device)})",
+                   world_size=self.device_info.world_size)
+        fault_step = int(os.environ.get(_FAULT_STEP_ENV, 0))
+        stop = _Stop()
+        s = self.state
+        t_start = time.perf_counter()
+        if rng is not None:
+            set_rng_state(rng)  # last: everything above may draw random numbers
+
+        with self._progress() as progress, stop.installed():
+            epochs_task = progress.add_task("epochs", total=cfg.max_epochs, completed=s.epoch)
+            while s.epoch < cfg.max_epochs and not self._done(s):
+                loader = self.loader(learner, "train", splits["train"], s.epoch, skip=s.batch_in_epoch)
+                batches_task = progress.add_task(f"epoch {s.epoch + 1}", total=steps_per_epoch,
+                                                 completed=s.batch_in_epoch, loss=float("nan"), rate=0.0)
+                model.train()
+                window_loss, window_items, window_steps, t_window = torch.zeros((), device=self.device), 0, 0, time.perf_counter()
+                epoch_loss, epoch_steps = torch.zeros((), device=self.device), 0
+                for batch in loader:
+                    if s.batch_in_epoch >= steps_per_epoch or self._done(s):
+                        break
+                    batch = to_device(batch, self.device)
+                    with self._autocast():
+                        loss, logs = learner.training_step(model, batch)
+                    if not torch.isfinite(loss):
+                        self._diverged(loss, s)
+                    optimizer.zero_grad(set_to_none=True)
+                    (scaler.scale(loss) if scaler else loss).backward()
+                    if scaler:
+                        scaler.unscale_(optimizer)
+                    learner.on_after_backward(model)
+                    if cfg.gradient_clip_val:
+                        torch.nn.utils.clip_grad_norm_(learner.model.parameters(), cfg.gradient_clip_val)
+                    if scaler:
+                        scaler.step(optimizer)
+                        scaler.update()
+                    else:
+                        optimizer.step()
+                    learner.on_after_optimizer_step()
+                    schedule.step("step")
+                    s.step += 1
+                    s.batch_in_epoch += 1
+                    n = learner.batch_size(batch)
+                    window_loss += loss.detach()
+                    epoch_loss += loss.detach()
+                    window_items += n
+                    window_steps += 1
+                    epoch_steps += 1
+                    if s.step % cfg.log_every_n_steps == 0 or s.batch_in_epoch == steps_per_epoch:
+                        dt = time.perf_counter() - t_window
+                        mean_loss = (window_loss / window_steps).item()
+                        rate = window_items * self.device_info.world_size / max(dt, 1e-9)
+                        record = {"step": s.step, "epoch": s.epoch + 1, "train/loss": mean_loss,
+                                  "lr": optimizer.param_groups[0]["lr"], "train/items_per_s": rate}
+                        record.update({f"train/{k}": float(v) for k, v in logs.items()})
+                        run.log_metrics(record)
+                        progress.update(batches_task, loss=mean_loss, rate=rate)
+                        window_loss.zero_()
+                        window_items, window_steps, t_window = 0, 0, time.perf_counter()
+                    progress.update(batches_task, completed=s.batch_in_epoch)
+                    if cfg.checkpoint_every_n_steps and s.step % cfg.checkpoint_every_n_steps == 0:
+                        self._save("last.pt", self._checkpoint_state(learner, optimizer, schedule, scaler))
+                    if fault_step and s.step == fault_step:
+                        os.kill(os.getpid(), signal.SIGKILL)
+                    if stop.signal is not None:
+                        return self._preempted(learner, optimizer, schedule, scaler, stop.signal)
+                progress.remove_task(batches_task)
+                if s.batch_in_epoch < steps_per_epoch and not self._done(s):
+                    break  # the loader ran dry early (should not happen)
+                # -- end of epoch -------------------------------------------------------------
+                s.epoch += 1
+                s.batch_in_epoch = 0
+                record: dict[str, Any] = {"step": s.step, "epoch": s.epoch}
+                if epoch_steps:
+                    record["train/loss_epoch"] = (epoch_loss / epoch_steps).item()
+                last_epoch = s.epoch == cfg.max_epochs or self._done(s)
+                if s.epoch % cfg.val_every_n_epochs == 0 or last_epoch:
+                    record.update(self.evaluate(learner, "val", splits["val"], progress))
+                    schedule.step("epoch", record)
+                    if self._improved(record, monitor, mode):
+                        self._save("best.pt", self._checkpoint_state(learner, optimizer, schedule, scaler))
+                else:
+                    schedule.step("epoch", None)
+                run.log_metrics(record)
+                self._log_epoch(record)
+                learner.on_epoch_end(s.epoch, run.figures if self.is_main else None)
+                if s.epoch in cfg.snapshot_epochs:
+                    self._save(f"snapshots/epoch_{s.epoch:03d}.pt",
+                               {"model": learner.model.state_dict(), "epoch": s.epoch, "step": s.step,
+                                "config": self.config, "extras": learner.checkpoint_extras()})
+                if s.epoch % cfg.checkpoint_every_n_epochs == 0 or last_epoch:
+                    self._save("last.pt", self._checkpoint_state(learner, optimizer, schedule, scaler))
+                progress.update(epochs_task, completed=s.epoch)
+
+        results = self._final_results(learner, splits, monitor)
+        results["train_time_s"] = round(time.perf_counter() - t_start, 1)
+        barrier()
+        return results
+
+    # -- pieces of the loop ---------------------------------------------------------------------
+    def _done(self, s: _State) -> bool:
+        return s.stopped_early or (self.cfg.max_steps is not None and s.step >= self.cfg.max_steps)
+
+    def _improved(self, record: dict[str, Any], monitor: str, mode: str) -> bool:
+        """Update the best value and the early-stopping count; True when `monitor` improved."""
+        s = self.state
+        if monitor not in record:
+            raise UserError(f"trainer.monitor '{monitor}' is not a validation metric",
+                            f"choose one of: {', '.join(k for k in record if k.startswith('val/'))}")
+        value = record[monitor]
+        if s.best is None or (value < s.best if mode == "min" else value > s.best):
+            s.best, s.bad_evals = value, 0
+            return True
+        s.bad_evals += 1
+        if self.cfg.early_stopping_patience is not None and s.bad_evals >= self.cfg.early_stopping_patience:
+            s.stopped_early = True
+            log.info("early stopping: %s has not improved for %d evaluations", monitor, s.bad_evals)
+        return False
+
+    def _final_results(self, learner: Learner, splits: dict[str, Dataset], monitor: str) -> dict[str, Any]:
+        s = self.state
+        results: dict[str, Any] = {"epochs": s.epoch, "steps": s.step, f"best_{monitor}": s.best}
+        best = self.run.checkpoints / "best.pt"
+        if self.cfg.test_with == "best" and best.is_file():
+            barrier()
+            learner.model.load_state_dict(load_checkpoint(best, map_location=self.device)["model"])
+        for split in ("val", "test"):
+            if split in splits:
+                with self._progress() as progress:
+                    results.update(self.evaluate(learner, split, splits[split], progress))
+        self.run.log_metrics({"step": s.step, "epoch": s.epoch, "final": True,
+                              **{k: v for k, v in results.items() if "/" in k and not k.startswith("best_")}})
+        return results
+
+    def _diverged(self, loss: torch.Tensor, s: _State) -> None:
+        last = self.run.checkpoints / "last.pt"
+        kept = f"the last good checkpoint is {last}" if last.is_file() else "no checkpoint was written yet"
+        self.run.finish(status="diverged")
+        raise TrainingDiverged(
+            f"the loss became {loss.item()} at step {s.step + 1} (epoch {s.epoch + 1}); training stopped and {kept}",
+            "lower optim.lr or set trainer.gradient_clip_val, then start again or --resume",
+        )
+
+    def _preempted(self, learner: Learner, optimizer: Any, schedule: Any, scaler: Any, signum: int) -> dict[str, Any]:
+        self._save("last.pt", self._checkpoint_state(learner, optimizer, schedule, scaler))
+        name = signal.Signals(signum).name
+        log.warning("%s received: checkpoint written at step %d; continue with --resume %s", name,
+                    self.state.step, self.run.path)
+        return {"interrupted": name, "steps": self.state.step, "epochs": self.state.epoch}
+
+    def _log_epoch(self, record: dict[str, Any]) -> None:
+        if not self.is_main:
+            return
+        shown = ", ".join(f"{k} {v:.4g}" for k, v in record.items() if k not in ("step", "epoch") and isinstance(v, float))
+        log.info("epoch %d (step %d): %s", record["epoch"], record["step"], shown)
+
+    @contextmanager
+    def _progress(self) -> Iterator[Progress]:
+        columns = [
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(),
+            TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+            _LossRateColumn(),
+        ]
+        enabled = self.cfg.progress and self.is_main
+        with Progress(*columns, console=err_console, disable=not enabled, transient=True,
+                      refresh_per_second=4) as progress:
+            yield progress

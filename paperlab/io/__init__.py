@@ -1,0 +1,1 @@
+"""Run directories, HDF5 arrays and figures."""

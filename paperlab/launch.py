@@ -1,0 +1,199 @@
+"""The bridge from a CLI command to Hydra (design.md, "CLI -> Hydra").
+
+Typer owns `--help`, typed options and completion; Hydra owns composition, the whole override
+grammar, multirun (-m), `--cfg`, run directories, logging and launchers. Before handing over, the
+overrides are composed once here, so that
+
+* a bad override, an unknown key or an unknown config choice is one clear line (UserError),
+* the run (or sweep) directory is resolved and pinned (`hydra.run.dir=...`): an existing run is
+  never written into, except by `--resume`, which continues that run in place.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import hydra
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import HydraException, MissingConfigException, OverrideParseException
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import ConfigKeyError, MissingMandatoryValue, OmegaConfBaseException
+
+from paperlab.config import conf_dir, config_options
+from paperlab.errors import UserError
+from paperlab.io.rundir import ARGV_ENV
+
+# Hydra's own flags; everything else on the command line is an override.
+_FLAGS_WITH_VALUE = {"--cfg", "-c", "--package", "-p", "--info", "-i", "--config-path", "-cp",
+                     "--config-name", "-cn", "--config-dir", "-cd", "--experimental-rerun"}
+_INSPECT = {"--cfg", "-c", "--info", "-i", "--help", "-h", "--hydra-help", "--shell-completion", "-sc"}
+
+
+def split_args(args: list[str]) -> tuple[list[str], list[str]]:
+    """(hydra flags with their values, overrides)."""
+    flags: list[str] = []
+    overrides: list[str] = []
+    it = iter(args)
+    for a in it:
+        if a.startswith("-"):
+            flags.append(a)
+            if a in _FLAGS_WITH_VALUE:
+                nxt = next(it, None)
+                if nxt is not None:
+                    flags.append(nxt)
+        else:
+            overrides.append(a)
+    return flags, overrides
+
+
+@contextmanager
+def composed(config_name: str, overrides: list[str]) -> Iterator[DictConfig]:
+    """The config Hydra would build (hydra node included), with errors turned into UserErrors."""
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3", job_name=config_name), \
+            hydra_errors(config_name):
+        yield compose(config_name=config_name, overrides=overrides, return_hydra_config=True)
+
+
+def _unknown_choice(err: MissingConfigException) -> UserError | None:
+    m = re.search(r"Could not find '([\w/]+)/([^']+)'", str(err))
+    if not m:
+        return None
+    group, name = m.group(1), m.group(2)
+    options = config_options(group)
+    kind = {"data": "dataset"}.get(group, group)
+    return UserError(f"unknown {kind} '{name}'",
+                     f"choose one of: {', '.join(options)} ({group}=<name>; paperlab list {group})")
+
+
+def _unknown_key(text: str) -> str | None:
+    m = re.search(r"Could not override '([^']+)'", text) or re.search(r"Key '([^']+)' (?:is not in struct|not in)", text)
+    return m.group(1) if m else None
+
+
+@contextmanager
+def hydra_errors(config_name: str, omegaconf: bool = True) -> Iterator[None]:
+    """Translate Hydra (and, when composing, OmegaConf) errors about the user's overrides into
+    one-line UserErrors. While a task runs, OmegaConf errors are bugs and keep their traceback."""
+    try:
+        yield
+    except MissingConfigException as err:
+        raise (_unknown_choice(err) or UserError(str(err).splitlines()[0], "check the config names")) from None
+    except OverrideParseException as err:
+        raise UserError(f"cannot parse the override: {str(err).splitlines()[0]}",
+                        "overrides look like key=value, group=option, +new_key=value") from None
+    except (HydraException, ConfigKeyError) as err:
+        if not omegaconf and not isinstance(err, HydraException):
+            raise
+        text = f"{err} {err.__cause__ or ''}"
+        key = _unknown_key(text)
+        if key:
+            raise UserError(f"unknown config key '{key}'",
+                            f"see the valid keys with: paperlab {config_name} --cfg job") from None
+        raise UserError(" ".join(str(err).split())[:300], f"see: paperlab {config_name} --cfg job") from None
+    except MissingMandatoryValue as err:
+        if not omegaconf:
+            raise
+        raise UserError(f"config value '{err.full_key}' is required", f"add {err.full_key}=<value>") from None
+    except OmegaConfBaseException as err:
+        if not omegaconf:
+            raise
+        raise UserError(f"invalid config: {str(err).splitlines()[0]}", f"see: paperlab {config_name} --cfg job") from None
+
+
+def _is_sweep(override: str) -> bool:
+    try:
+        return OverridesParser.create().parse_overrides([override])[0].is_sweep_override()
+    except OverrideParseException:
+        return False
+
+
+def _nonempty(path: Path) -> bool:
+    return path.is_dir() and any(path.iterdir())
+
+
+def resume_overrides(run_dir: Path) -> list[str]:
+    """The overrides a run was started with (its .hydra/overrides.yaml), minus the resume marker."""
+    saved = run_dir / ".hydra" / "overrides.yaml"
+    if not run_dir.is_dir():
+        raise UserError(f"resume directory {run_dir} does not exist", "give the run directory of an earlier `paperlab train`")
+    if not saved.is_file():
+        raise UserError(f"{run_dir} is not a paperlab run directory (no .hydra/overrides.yaml)",
+                        "give the run directory of an earlier `paperlab train` (see: paperlab runs)")
+    return [o for o in OmegaConf.load(saved) if not str(o).startswith("resume=")]
+
+
+def launch(config_name: str, task_fn: Callable[[DictConfig], Any], args: list[str],
+           resume: Path | None = None) -> None:
+    """Run `task_fn` under Hydra with the command line's overrides and flags."""
+    flags, overrides = split_args(list(args))
+    multirun = "-m" in flags or "--multirun" in flags
+    inspect_only = any(f in _INSPECT for f in flags)
+    if resume is not None:
+        if multirun:
+            raise UserError("--resume continues one run; it cannot be combined with -m", "drop -m")
+        resume = resume.resolve()
+        overrides = [*resume_overrides(resume), *overrides, f"resume={resume}"]
+    if not inspect_only:
+        probe = [o for o in overrides if not _is_sweep(o)]
+        with composed(config_name, probe) as cfg:
+            key = "sweep" if multirun else "run"
+            target = Path(str(cfg.hydra[key].dir)) if resume is None else resume
+            if resume is None and _nonempty(target):
+                raise UserError(f"output directory {target} already exists and holds a run",
+                                f"pick another hydra.{key}.dir, or continue it with: paperlab {config_name} --resume {target}")
+        overrides = [o for o in overrides if not o.startswith(f"hydra.{key}.dir=")] + [f"hydra.{key}.dir={target}"]
+    failures: list[BaseException] = []
+
+    def job(cfg: DictConfig) -> Any:
+        # Hydra prints its own banner for a failed job; keep failures to ourselves and report
+        # them once Hydra is done (a sweep goes on with its other jobs).
+        try:
+            return task_fn(cfg)
+        except Exception as err:
+            failures.append(err)
+            if multirun:
+                logging.getLogger("paperlab").error("job failed: %s", err)
+            return None
+
+    _run_hydra(config_name, job, flags + overrides)
+    if len(failures) == 1 and not multirun:
+        raise failures[0]
+    if failures:
+        bug = next((f for f in failures if not isinstance(f, UserError)), None)
+        if bug is not None:
+            raise bug
+        raise UserError(f"{len(failures)} job(s) of the sweep failed, the first with: {failures[0]}",
+                        "see each job's log in the sweep directory")
+
+
+def _run_hydra(config_name: str, task_fn: Callable[[DictConfig], Any], argv: list[str]) -> None:
+    main = hydra.main(config_path=str(conf_dir()), config_name=config_name, version_base="1.3")(task_fn)
+    saved_argv = sys.argv
+    saved_env = {k: os.environ.get(k) for k in ("HYDRA_FULL_ERROR", ARGV_ENV)}
+    # our own errors must reach the CLI as exceptions, not as Hydra's printed tracebacks
+    os.environ["HYDRA_FULL_ERROR"] = "1"
+    # the command as typed, for run.json (Hydra needs sys.argv for itself)
+    os.environ[ARGV_ENV] = json.dumps(sys.argv)
+    sys.argv = [f"paperlab {config_name}", *argv]
+    GlobalHydra.instance().clear()
+    try:
+        with hydra_errors(config_name, omegaconf=False):
+            main()
+    finally:
+        sys.argv = saved_argv
+        for k, v in saved_env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v

@@ -1,0 +1,7 @@
+"""Learners: one per kind of training (classification, handwriting, character LM, VQA, ...)."""
+
+from paperlab.engine.learner import LEARNERS, Learner, register_learner
+
+__all__ = ["LEARNERS", "Learner", "register_learner"]
+
+from paperlab.learners import classifier  # noqa: E402, F401

@@ -1,0 +1,53 @@
+"""Factories registered by name (timm-style), with errors that list the valid names."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+from paperlab.errors import UserError
+
+T = TypeVar("T")
+
+
+class Registry(Generic[T]):
+    """A name -> factory table. `get` on an unknown name raises a UserError listing the names."""
+
+    def __init__(self, kind: str, config_group: str | None = None) -> None:
+        self.kind = kind
+        self.config_group = config_group  # the Hydra override that picks one, e.g. "model"
+        self._items: dict[str, T] = {}
+
+    def register(self, name: str) -> Callable[[T], T]:
+        def deco(obj: T) -> T:
+            if name in self._items:
+                raise ValueError(f"{self.kind} '{name}' is registered twice")
+            self._items[name] = obj
+            return obj
+
+        return deco
+
+    def get(self, name: str) -> T:
+        try:
+            return self._items[name]
+        except KeyError:
+            how = f" ({self.config_group}=<name>)" if self.config_group else ""
+            raise UserError(
+                f"unknown {self.kind} '{name}'",
+                f"choose one of: {', '.join(self.names())}{how}",
+            ) from None
+
+    def names(self) -> list[str]:
+        return sorted(self._items)
+
+    def items(self) -> list[tuple[str, T]]:
+        return sorted(self._items.items())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._items
+
+
+def summary(obj: Any) -> str:
+    """First line of an object's docstring, for `paperlab list`."""
+    doc = (getattr(obj, "__doc__", None) or "").strip()
+    return doc.splitlines()[0] if doc else ""

@@ -1,0 +1,123 @@
+"""`paperlab` end to end in a temp dir: a training run and everything its run directory holds,
+sweeps, listing, and one clear line for each kind of bad input."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import h5py  # noqa: F401  (the run dir's arrays are HDF5; imported to fail early if missing)
+import pytest
+import torch
+from conftest import assert_user_error, run_cli, tiny_train_overrides
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """One tiny `paperlab train` run shared by the tests below: (cwd, run dir)."""
+    from conftest import make_idx_set
+
+    cwd = tmp_path_factory.mktemp("cli")
+    root = make_idx_set(cwd / "data")
+    r = run_cli("train", *tiny_train_overrides(root), "trainer.snapshot_epochs=[1,2,5]", cwd=cwd)
+    assert r.returncode == 0, r.stderr[-3000:]
+    runs = list((cwd / "outputs" / "train" / "zfnet_fashion_mnist").iterdir())
+    assert len(runs) == 1
+    return cwd, runs[0]
+
+
+def test_train_writes_the_whole_run_directory(trained: tuple[Path, Path]) -> None:
+    _, run = trained
+    for rel in (".hydra/config.yaml", ".hydra/overrides.yaml", ".hydra/hydra.yaml", "train.log", "run.json",
+                "metrics.jsonl", "metrics.csv", "results.json", "checkpoints/last.pt", "checkpoints/best.pt",
+                "checkpoints/snapshots/epoch_001.pt", "checkpoints/snapshots/epoch_002.pt",
+                "figures/training_curves.png", "figures/layer1_filters.png"):
+        assert (run / rel).is_file(), rel
+    assert not (run / "checkpoints/snapshots/epoch_005.pt").exists()  # only epochs within the run
+    info = json.loads((run / "run.json").read_text())
+    assert info["status"] == "completed" and info["task"] == "train" and info["device"] == "cpu"
+    assert set(info["versions"]) >= {"python", "torch", "paperlab"} and "sha" in info["git"]
+    assert info["argv"][1:3] == ["-m", "paperlab"] or "train" in info["argv"]
+    results = json.loads((run / "results.json").read_text())
+    assert {"val/top1_err", "val/top5_err", "test/top1_err", "test/top5_err", "test/loss"} <= set(results)
+    rows = list(csv.DictReader((run / "metrics.csv").open()))
+    epochs = [r for r in rows if r["val/top1_err"] and not r["final"]]
+    assert [r["epoch"] for r in epochs] == ["1", "2"]
+    ckpt = torch.load(run / "checkpoints/last.pt", weights_only=True)
+    assert ckpt["trainer"]["epoch"] == 2 and ckpt["extras"]["data_info"]["num_classes"] == 10
+    assert ckpt["config"]["model"]["name"] == "zfnet"
+
+
+def test_runs_and_list_show_what_exists(trained: tuple[Path, Path]) -> None:
+    cwd, run = trained
+    r = run_cli("runs", cwd=cwd)
+    assert r.returncode == 0 and "zfnet_fashion_mnist" in r.stdout and "completed" in r.stdout
+    assert "test/top1_err" in r.stdout
+    r = run_cli("list", "models")
+    assert r.returncode == 0 and all(m in r.stdout for m in ("zfnet", "alexnet", "vgg16"))
+    r = run_cli("list", "experiments")
+    assert "zfnet_imagenet" in r.stdout
+    assert_user_error(run_cli("list", "colours"), "cannot list 'colours'", "models")
+
+
+def test_cfg_job_prints_the_composed_config() -> None:
+    r = run_cli("train", "model=alexnet", "optim.lr=0.5", "--cfg", "job")
+    assert r.returncode == 0 and "name: alexnet" in r.stdout and "lr: 0.5" in r.stdout
+
+
+def test_sweep_runs_each_job_in_its_numbered_directory(tmp_path: Path) -> None:
+    from conftest import make_idx_set
+
+    root = make_idx_set(tmp_path / "data")
+    args = [o for o in tiny_train_overrides(root, epochs=1) if not o.startswith("optim")]
+    r = run_cli("train", *args, "trainer.limit_train_batches=2", "-m", "optim.lr=0.1,0.01", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    sweeps = list((tmp_path / "outputs" / "train" / "zfnet_fashion_mnist").glob("multirun_*"))
+    assert len(sweeps) == 1
+    jobs = sorted(p.name for p in sweeps[0].iterdir() if p.is_dir())
+    assert jobs == ["0", "1"]
+    lrs = [json.loads((sweeps[0] / j / "run.json").read_text())["overrides"][-1] for j in jobs]
+    assert lrs == ["optim.lr=0.1", "optim.lr=0.01"]
+    assert all((sweeps[0] / j / "results.json").is_file() for j in jobs)
+
+
+# -- bad input: one line on stderr, exit code 2, no traceback, nothing overwritten ------------------
+
+def test_unknown_model_lists_the_valid_ones(tmp_path: Path) -> None:
+    assert_user_error(run_cli("train", "model=resnet", cwd=tmp_path), "unknown model 'resnet'", "alexnet, vgg16, zfnet")
+    assert not (tmp_path / "outputs").exists()
+
+
+def test_unknown_config_key(tmp_path: Path) -> None:
+    assert_user_error(run_cli("train", "trainer.max_epoch=3", cwd=tmp_path), "unknown config key 'trainer.max_epoch'")
+    assert_user_error(run_cli("train", "optim.lr=[", cwd=tmp_path), "cannot parse the override")
+
+
+def test_data_root_that_does_not_exist_names_the_layout(tmp_path: Path) -> None:
+    line = assert_user_error(run_cli("train", f"data.root={tmp_path}/nowhere", cwd=tmp_path), "does not exist")
+    assert "train-images-idx3-ubyte" in line
+
+
+def test_existing_output_dir_is_never_overwritten(tmp_path: Path) -> None:
+    out = tmp_path / "taken"
+    out.mkdir()
+    (out / "precious.txt").write_text("keep me")
+    assert_user_error(run_cli("train", f"hydra.run.dir={out}", cwd=tmp_path), "already exists", "--resume")
+    assert [p.name for p in out.iterdir()] == ["precious.txt"]
+
+
+def test_resume_without_checkpoint_and_with_corrupt_checkpoint(trained: tuple[Path, Path], tmp_path: Path) -> None:
+    _, run = trained
+    assert_user_error(run_cli("train", "--resume", str(tmp_path)), "not a paperlab run directory")
+    # a copy of the run without checkpoints
+    import shutil
+
+    bare = tmp_path / "bare"
+    shutil.copytree(run, bare, ignore=shutil.ignore_patterns("checkpoints"))
+    assert_user_error(run_cli("train", "--resume", str(bare)), "no checkpoint to resume from")
+    (bare / "checkpoints").mkdir()
+    data = (run / "checkpoints" / "last.pt").read_bytes()
+    (bare / "checkpoints" / "last.pt").write_bytes(data[: len(data) // 3])
+    assert_user_error(run_cli("train", "--resume", str(bare)), "unreadable (corrupt or truncated")
+    assert (bare / "checkpoints" / "last.pt").stat().st_size == len(data) // 3  # left as it was
