@@ -13,5 +13,10 @@ out_console = Console()
 
 
 def rich_log_handler() -> logging.Handler:
-    """Logging handler on the shared stderr console (used by conf/hydra/job_logging)."""
-    return RichHandler(console=err_console, show_path=False, markup=False, rich_tracebacks=False)
+    """Logging handler on the shared stderr console (used by conf/hydra/job_logging); plain
+    one-line records when stderr is not a terminal (CI logs, files), where rich would wrap them."""
+    if err_console.is_terminal:
+        return RichHandler(console=err_console, show_path=False, markup=False, rich_tracebacks=False)
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("[%(asctime)s] %(levelname)s %(message)s", "%H:%M:%S"))
+    return handler

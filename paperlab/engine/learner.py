@@ -29,6 +29,9 @@ class Learner:
     #: the validation metric that picks best.pt and drives early stopping / plateau schedules
     monitor: str = "val/loss"
     monitor_mode: str = "min"
+    #: False for data that must be read in order (e.g. truncated BPTT over consecutive segments:
+    #: the trainer then serves indices 0, 1, 2, ... and batch k holds indices kB..kB+B-1)
+    shuffle_train: bool = True
 
     def datasets(self) -> dict[str, Dataset]:
         """Splits by name: "train" and "val" are required, "test" is scored once at the end."""
@@ -73,6 +76,13 @@ class Learner:
     def on_fit_end(self, run: Any) -> dict[str, Any]:
         """After training and testing: write final figures/arrays, return extra results."""
         return {}
+
+    def state_dict(self) -> dict[str, Any]:
+        """Learner state that must survive a resume (e.g. an RNN state carried across batches)."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what `state_dict` returned."""
 
     def checkpoint_extras(self) -> dict[str, Any]:
         """Plain-type facts stored in every checkpoint (e.g. class names, vocabularies), so that

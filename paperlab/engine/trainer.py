@@ -189,7 +189,7 @@ class Trainer:
             dataset.set_epoch(epoch)  # per-(epoch, index) seeded augmentation
         if train:
             sampler = DistributedSampler(dataset, num_replicas=info.world_size, rank=info.rank,
-                                         shuffle=True, seed=self.seed)
+                                         shuffle=learner.shuffle_train, seed=self.seed)
             sampler.set_epoch(epoch)
             indices = list(sampler)[skip * batch:]
         else:
@@ -215,6 +215,7 @@ class Trainer:
             "kind": "paperlab/train",
             "learner": self.config.get("learner"),
             "model": learner.model.state_dict(),
+            "learner_state": learner.state_dict(),
             "optimizer": optimizer.state_dict(),
             "scheduler": schedule.scheduler.state_dict() if schedule.scheduler is not None else None,
             "scaler": scaler.state_dict() if scaler is not None else None,
@@ -242,6 +243,7 @@ class Trainer:
         except RuntimeError as err:
             raise UserError(f"{path} does not fit this model ({str(err).splitlines()[0]})",
                             "resume with the run's own config (no model overrides)") from None
+        learner.load_state_dict(ckpt.get("learner_state") or {})
         optimizer.load_state_dict(ckpt["optimizer"])
         if schedule.scheduler is not None and ckpt.get("scheduler") is not None:
             schedule.scheduler.load_state_dict(ckpt["scheduler"])

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -14,6 +15,7 @@ from torch.utils.data import Dataset
 from paperlab.data import build_data
 from paperlab.data.images import ImageData
 from paperlab.engine.learner import Learner, register_learner
+from paperlab.engine.restore import load_for_analysis
 from paperlab.errors import UserError
 from paperlab.io.figures import conv_filters_figure, training_curves_figure
 from paperlab.models import create_model
@@ -88,3 +90,17 @@ class Classifier(Learner):
         conv_filters_figure(first_conv.weight, run.figure("layer1_filters.png"),
                             title=f"Layer-1 filters ({first_conv.weight.shape[0]})")
         return {}
+
+
+def load_classifier(where: str | Path, prefer: str = "best") -> tuple[nn.Module, dict[str, Any], Path]:
+    """Rebuild a trained classifier from a run directory, checkpoint file or shipped model name.
+
+    Returns (model in eval mode, its data description (ImageInfo as a dict), checkpoint path)."""
+    ckpt, path = load_for_analysis(where, "classifier", prefer)
+    info = ckpt["extras"]["data_info"]
+    model_kw = dict(ckpt["config"]["model"])
+    name = model_kw.pop("name")
+    model = create_model(name, **model_kw, num_classes=info["num_classes"], in_channels=info["in_channels"],
+                         image_size=info["image_size"])
+    model.load_state_dict(ckpt["model"])
+    return model.eval(), info, path

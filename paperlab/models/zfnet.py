@@ -38,7 +38,8 @@ class ZFNetConfig:
     dropout: float = 0.5  # Sec. 3: "Dropout is used in the fully connected layers (6 and 7) with a rate of 0.5"
     lrn: bool = True  # "contrast normalized across feature maps" after layers 1 and 2 (Fig. 3)
     filter_rms: float | None = 0.1  # Sec. 3: renormalise conv filters whose RMS exceeds 0.1
-    init_std: float | None = None  # None: PyTorch's default; Sec. 3 uses 0.01 ("weights initialized to 10^-2")
+    init: str = "kaiming"  # "kaiming" (He et al. 2015), "normal" (N(0, init_std), Sec. 3), "default" (PyTorch's)
+    init_std: float = 0.01  # Sec. 3: "All weights are initialized to 10^-2 and biases are set to 0"
     # filled in from the data by the learner
     num_classes: int = 1000
     in_channels: int = 3
@@ -103,12 +104,21 @@ class ZFNet(nn.Module):
             nn.Dropout(cfg.dropout), nn.Linear(hidden, hidden), nn.ReLU(),
             nn.Linear(hidden, cfg.num_classes),
         )
-        if cfg.init_std is not None:
-            for m in self.modules():
-                if isinstance(m, (nn.Conv2d, nn.Linear)):
-                    nn.init.normal_(m.weight, std=cfg.init_std)
-                    nn.init.zeros_(m.bias)
+        self._init_weights(cfg.init, cfg.init_std)
         self.renormalize_filters()
+
+    def _init_weights(self, scheme: str, std: float) -> None:
+        if scheme not in ("kaiming", "normal", "default"):
+            raise UserError(f"unknown init '{scheme}'", "use model.init=kaiming, normal or default")
+        if scheme == "default":
+            return
+        for m in self.modules():
+            if isinstance(m, (nn.Conv2d, nn.Linear)):
+                if scheme == "normal":
+                    nn.init.normal_(m.weight, std=std)
+                else:
+                    nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+                nn.init.zeros_(m.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(x))

@@ -4,6 +4,7 @@ with the shared engine, in a run directory (design.md, "A run")."""
 from __future__ import annotations
 
 import logging
+import resource
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,7 @@ def run(cfg: DictConfig, run_dir: str | Path | None = None) -> dict[str, Any]:
         if "interrupted" in results:
             run.finish("interrupted")
             return results
+        results["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
         if info.is_main:
             results.update(learner.on_fit_end(run))
             run.save_results(results)
