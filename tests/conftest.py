@@ -72,10 +72,14 @@ class CLIResult:
     stderr: str
 
 
+def cli_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a CLI subprocess: this checkout's paperlab, a wide terminal, 2 threads."""
+    return {**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "200", "OMP_NUM_THREADS": "2", **(env or {})}
+
+
 def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: int = 300) -> CLIResult:
     """Run `python -m paperlab ARGS` in a subprocess (the real command, end to end)."""
-    full_env = {**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "200", "OMP_NUM_THREADS": "2", **(env or {})}
-    p = subprocess.run([sys.executable, "-m", "paperlab", *args], cwd=cwd, env=full_env,
+    p = subprocess.run([sys.executable, "-m", "paperlab", *args], cwd=cwd, env=cli_env(env),
                        capture_output=True, text=True, timeout=timeout)
     return CLIResult(p.returncode, p.stdout, p.stderr)
 
