@@ -7,6 +7,7 @@ traceback)."""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -43,6 +44,10 @@ def _root(debug: bool = typer.Option(False, "--debug", help="Show tracebacks for
     paperlab train --resume outputs/train/zfnet_fashion_mnist/2026-11-25_10-00-00
 
     paperlab train --cfg job                                    # print the composed config
+
+    torchrun --standalone --nproc-per-node=4 -m paperlab train  # DDP: one process per GPU
+
+    paperlab train -m hydra/launcher=slurm hydra.launcher.gpus_per_node=4 optim.lr=0.01,0.004   # SLURM jobs
 """)
 def train(
     ctx: typer.Context,
@@ -90,7 +95,8 @@ def main() -> None:
     except UserError as err:
         if _DEBUG["on"]:
             raise
-        sys.stderr.write(f"error: {err}\n")
+        if os.environ.get("RANK", "0") == "0":  # under torchrun every rank has it: rank 0 says it
+            sys.stderr.write(f"error: {err}\n")
         sys.exit(err.exit_code)
 
 

@@ -2,8 +2,9 @@
 the GPU of each rank, and the few collectives the trainer needs.
 
 `torchrun` (or a SLURM job through paperlab.engine.cluster) sets RANK, WORLD_SIZE, LOCAL_RANK,
-LOCAL_WORLD_SIZE, MASTER_ADDR and MASTER_PORT. A plain run is rank 0 of 1 and every helper here is
-then a no-op, so the single-process path has no distributed overhead.
+LOCAL_WORLD_SIZE, MASTER_ADDR and MASTER_PORT: the ranks then join one process group and train
+with DDP (a single-rank torchrun too, so that it exercises the same path). A plain run is rank 0 of
+1 and every helper here is then a no-op, so the single-process path has no distributed overhead.
 
 One process group serves both devices: NCCL for CUDA tensors (the gradients of a GPU model), gloo
 for CPU tensors (a CPU model, and the small control messages: the run directory, the stop flag,
@@ -32,6 +33,7 @@ class DistInfo:
     world_size: int = 1
     local_rank: int = 0
     local_world_size: int = 1  # ranks on this node (torchrun --nproc-per-node)
+    launched: bool = False  # started by torchrun or as a SLURM job's task: a process group to join
 
     @property
     def is_main(self) -> bool:
@@ -39,7 +41,7 @@ class DistInfo:
 
     @property
     def enabled(self) -> bool:
-        return self.world_size > 1
+        return self.launched or self.world_size > 1
 
 
 def dist_info() -> DistInfo:
@@ -48,6 +50,7 @@ def dist_info() -> DistInfo:
         world_size=int(os.environ.get("WORLD_SIZE", 1)),
         local_rank=int(os.environ.get("LOCAL_RANK", 0)),
         local_world_size=int(os.environ.get("LOCAL_WORLD_SIZE", 1)),
+        launched="RANK" in os.environ and "MASTER_ADDR" in os.environ,
     )
 
 

@@ -3,7 +3,9 @@
 Epochs of optimizer steps with a progress bar (ETA, loss, throughput), evaluation, optimizers and
 schedules from config, gradient clipping, AMP on CUDA, device auto-selection, seeding, atomic
 checkpoints every N steps/epochs, exact resume, a NaN/inf guard, early stopping, and DDP
-(rank 0 writes; samplers shard by rank).
+(rank 0 writes; samplers shard by rank; metrics are reduced over ranks; all ranks agree when to
+stop, on a preemption signal or a NaN, so that none waits for a rank that left; checkpoints hold
+the bare model and every rank's RNG streams, so they resume in one process and back).
 
 Exact resume: the data order of an epoch is a function of (seed, epoch) only, every DataLoader gets
 its own generator (so creating one never draws from the global RNG), and a checkpoint stores all
@@ -363,7 +365,7 @@ class Trainer:
                     batch = to_device(batch, self.device)
                     with self._autocast():
                         loss, logs = learner.training_step(model, batch)
-                    if not torch.isfinite(loss):
+                    if self._nonfinite(loss):
                         self._diverged(loss, s)
                     optimizer.zero_grad(set_to_none=True)
                     (scaler.scale(loss) if scaler else loss).backward()
@@ -475,12 +477,18 @@ class Trainer:
                               **{k: v for k, v in results.items() if "/" in k and not k.startswith("best_")}})
         return results
 
+    def _nonfinite(self, loss: torch.Tensor) -> bool:
+        """A NaN/inf loss here, or under DDP on any rank (so that all ranks stop together)."""
+        bad = not torch.isfinite(loss)
+        return bool(max_over_ranks(int(bad))) if self.device_info.enabled else bad
+
     def _diverged(self, loss: torch.Tensor, s: _State) -> None:
         last = self.run.checkpoints / "last.pt"
         kept = f"the last good checkpoint is {last}" if last.is_file() else "no checkpoint was written yet"
         self.run.finish(status="diverged")
+        value = loss.item() if not torch.isfinite(loss) else "nan/inf on another rank"
         raise TrainingDiverged(
-            f"the loss became {loss.item()} at step {s.step + 1} (epoch {s.epoch + 1}); training stopped and {kept}",
+            f"the loss became {value} at step {s.step + 1} (epoch {s.epoch + 1}); training stopped and {kept}",
             "lower optim.lr or set trainer.gradient_clip_val, then start again or --resume",
         )
 
