@@ -346,7 +346,8 @@ def test_sbatch_script_requeues_near_the_time_limit_and_the_requeued_job_resumes
 def test_joblib_sweep_runs_jobs_in_worker_processes_and_reports_a_failed_one(work: Path) -> None:
     sweep = work / "joblib"
     r = run_cli("train", *overrides(work / "data", epochs=1, lr=False), f"hydra.sweep.dir={sweep}", "-m",
-                "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "optim.lr=0.003,-1", cwd=work, env=ENV)
+                "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "optim.lr=0.003,-1", cwd=work, env=ENV,
+                timeout=600)
     assert r.returncode == 2, r.stderr[-3000:]
     assert r.stderr.strip().splitlines()[-1].startswith("error: cannot build the optimizer")
     assert "Traceback" not in r.stderr
