@@ -71,7 +71,7 @@ def sample_text(
     ctx: typer.Context,
     prime: str = typer.Option(None, "--prime", help="Text the network reads before it starts sampling."),
     length: int = typer.Option(None, "--length", help="Characters to generate (default 500)."),
-    temperature: float = typer.Option(None, "--temperature", help="Softmax temperature, > 0 (default 1.0)."),
+    temperature: float = typer.Option(None, "--temperature", help="Softmax temperature, > 0 (default 0.8; 1 samples the model's own distribution)."),
     seed: int = typer.Option(None, "--seed", help="Random seed of the sampler (default 0)."),
     checkpoint: str = typer.Option(None, "--checkpoint", metavar="RUN_DIR|FILE|NAME",
                                    help="A run directory, a .pt file or a shipped model (default graves_text)."),

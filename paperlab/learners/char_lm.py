@@ -173,7 +173,9 @@ class CharLM(Learner):
                 results[f"{scored}/bpc_{name}_given_train"] = compressor_bpc(name, text, given=self.corpus.texts["train"])
         sample = self.sample(self.cfg.sample_prime, self.cfg.sample_length, seed=0)
         (run.path / "sample.txt").write_text(sample)
-        bpc_figure(run.read_metrics(), results, run.figure("bpc.png"), scored, self.streams * self.cfg.seq_len)
+        records = run.read_metrics()
+        final = next((r for r in reversed(records) if r.get("final")), {})
+        bpc_figure(records, {**final, **results}, run.figure("bpc.png"), scored, self.streams * self.cfg.seq_len)
         return results
 
     def dynamic_results(self) -> dict[str, float]:
@@ -233,13 +235,14 @@ def bpc_figure(records: list[dict[str, Any]], results: dict[str, Any], path: Pat
                                (f"{split}/bpc_dynamic", "*", f"{split} (dynamic evaluation)")):
         if key in results:
             ax.plot([end], [results[key]], marker, ms=10, label=f"{label}: {results[key]:.3f}")
-    styles = iter(["--", ":", "-.", (0, (5, 1))])
+    colours = {}
     for key, value in results.items():
-        if key.startswith(f"{split}/bpc_") and key not in (f"{split}/bpc_dynamic",):
+        if key.startswith(f"{split}/bpc_") and key != f"{split}/bpc_dynamic":
             name = key.split("bpc_", 1)[1]
             base, given = name.removesuffix("_given_train"), name.endswith("_given_train")
-            label = LABELS.get(base, base) + (" (given train)" if given else "") + f": {value:.3f}"
-            ax.axhline(value, color="grey", ls=next(styles, "--"), lw=1, label=label)
+            colour = colours.setdefault(base, f"C{len(colours) + 4}")
+            label = LABELS.get(base, base) + (" given the training split" if given else "") + f": {value:.3f}"
+            ax.axhline(value, color=colour, ls=":" if given else "--", lw=1.2, label=label)
     ax.set_xlabel("characters read (millions)")
     ax.set_ylabel("bits per character")
     ax.set_title(f"Character-level LSTM (Graves 2013 Sec. 3): {split} split")
