@@ -100,6 +100,16 @@ def test_fortunes_missing_file_is_a_user_error(tmp_path: Path) -> None:
         build_data(data_cfg("fortunes", root=str(tmp_path), files=["wisdom", "nothere"]))
 
 
+def test_fortunes_fall_back_to_python_docs_when_not_installed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                           caplog: pytest.LogCaptureFixture) -> None:
+    import paperlab.data.text as text
+
+    monkeypatch.setattr(text, "DEBIAN_FORTUNES", tmp_path / "absent")
+    with caplog.at_level(logging.WARNING):
+        corpus = build_data(data_cfg("fortunes"))
+    assert corpus.name == "python_docs" and "apt-get install fortunes" in caplog.text
+
+
 def test_python_docs_is_always_there() -> None:
     corpus = build_data(data_cfg("python_docs"))
     assert len(corpus.texts["train"]) > 300_000 and "class" in corpus.texts["train"]

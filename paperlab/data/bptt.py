@@ -1,6 +1,5 @@
 """A symbol stream laid out for truncated backpropagation through time (Graves 2013 Sec. 3.2:
-"the data was split into sequences of 100 bytes ... presented in order, with the network state
-carried over from one sequence to the next").
+sequences of 100 bytes presented in order, the network state carried from one to the next).
 
 Training: the stream is cut into S parallel streams (S = batch size x processes), each read
 front to back in consecutive segments of T symbols. Item i is (stream i % S, segment i // S), so

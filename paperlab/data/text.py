@@ -10,7 +10,7 @@ Networks", Sec. 3 (text prediction).
 * `data=python_docs`: the English prose of Python's own documentation
   (`pydoc_data/topics.py`, always present).
 * `data=enwik8 data.root=DIR`: the Hutter prize file (`enwik8` or `enwik8.zip`, 100,000,000 bytes),
-  read as bytes. Sec. 3.2: "the first 96M bytes ... for training, the last 4M for validation"
+  read as bytes. Sec. 3.2 trains on the first 96M bytes and validates on the last 4M
   (`data.split=paper`); the common 90M/5M/5M split is `data.split=standard`.
 * `data=ptb_char data.root=DIR`: Penn Treebank at character level, Mikolov's
   `ptb.char.{train,valid,test}.txt` (characters separated by spaces, "_" between words, a sentence
@@ -18,8 +18,8 @@ Networks", Sec. 3 (text prediction).
   characters (Sec. 3.1 uses the character-level version of the word-level corpus).
 
 A corpus is a `Vocab` (the symbols: Unicode code points or byte values) and, per split, the text
-and its symbol ids. The vocabulary covers every split (Sec. 3.2: "205 one byte unicode symbols"
-of the whole file): a symbol met only in the test text keeps an (untrained) output unit, so its
+and its symbol ids. The vocabulary covers every split (Sec. 3.2 models the 205 byte values that
+occur in the whole file): a symbol met only in the test text keeps an (untrained) output unit, so its
 probability is still counted, never skipped.
 """
 
@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 SPLITS = ("train", "val", "test")
 DEBIAN_FORTUNES = Path("/usr/share/games/fortunes")
 ENWIK8_BYTES = 100_000_000
+DEFAULT_SPLIT = (0.9, 0.05, 0.05)
 # Named splits of enwik8 as fractions of the file (train, val, test).
 ENWIK8_SPLITS = {
     "paper": (0.96, 0.04, 0.0),  # Graves Sec. 3.2: first 96M bytes train, last 4M validation
@@ -257,7 +258,8 @@ def python_docs(cfg: DictConfig) -> TextCorpus:
     from pydoc_data.topics import topics
 
     corpus = "".join(topics[key] for key in sorted(topics))
-    return TextCorpus.from_splits("python_docs", "char", split_fractions(corpus, cfg.split))
+    split = cfg.get("split") or DEFAULT_SPLIT  # (data=fortunes falling back has no split of its own)
+    return TextCorpus.from_splits("python_docs", "char", split_fractions(corpus, split))
 
 
 def _find_enwik8(root: Path) -> tuple[Path, bytes]:

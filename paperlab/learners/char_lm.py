@@ -2,12 +2,12 @@
 Networks", Sec. 3 (text prediction).
 
 * Loss: the log-loss of the next symbol, -log Pr(x_{t+1} | x_1..x_t); reported in bits per
-  character, BPC = mean over predicted symbols of -log2 Pr (Sec. 3: "bits-per-character").
+  character, BPC = mean over predicted symbols of -log2 Pr (Sec. 3).
 * Truncated backpropagation through time over consecutive segments with the LSTM state carried
-  from one to the next (Sec. 3.2: "sequences of 100 bytes ... in order"), zeroed every
-  `reset_every` segments (Sec. 3.2: "the network was reset every 100 sequences") and at the start
+  from one to the next (Sec. 3.2: sequences of 100 bytes, in order), zeroed every
+  `reset_every` segments (Sec. 3.2: every 100 sequences) and at the start
   of each pass over the data.
-* Optional weight noise (Sec. 3.1: std 0.075, "applied ... once per training sequence"): the
+* Optional weight noise (Sec. 3.1: std 0.075, drawn once per training sequence): the
   gradient is taken at noisy weights and applied to the clean ones.
 * Static evaluation scores each split as one stream with the state carried throughout; dynamic
   evaluation (`paperlab.learners.dynamic_eval`) keeps training a copy of the model on the stream
@@ -49,7 +49,7 @@ LN2 = math.log(2)
 
 @dataclass
 class CharLMConfig:
-    seq_len: int = 100  # truncated BPTT segment length (Sec. 3.2: "sequences of 100 bytes")
+    seq_len: int = 100  # truncated BPTT segment length (Sec. 3.2: sequences of 100 bytes)
     reset_every: int | None = None  # zero the carried state every N segments (Sec. 3.2: 100); null: only per epoch
     loss: str = "mean"  # "mean": per symbol; "sum": summed over each sequence (rnnlib, the scale of Graves's lr)
     weight_noise: float = 0.0  # std of Gaussian weight noise, once per training batch (Sec. 3.1: 0.075)

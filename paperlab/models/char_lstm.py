@@ -3,7 +3,7 @@ Networks", Sec. 3 (text prediction).
 
 One-hot inputs x_t (one unit per symbol), the deep LSTM with skip connections of Sec. 2
 (`DeepLSTM`: input to every layer, every layer to the output) and a softmax output layer over the
-same symbols (Eq. 3 and Sec. 3: "a size K softmax output layer"):
+same symbols (Eq. 3 and Sec. 3: a softmax over the K symbols):
 
     Pr(x_{t+1} = k | y_t) = y_t^k = exp(ŷ_t^k) / sum_k' exp(ŷ_t^k')
 
