@@ -8,6 +8,7 @@ PY := $(VENV)/bin/python
 # The torch build this project is tested with (on these machines it installs from local disk).
 TORCH_PINS := torch==2.14.1 torchvision==0.29.1
 FASHION_MNIST := /usr/share/datasets/fashion-mnist
+FORTUNES := /usr/share/games/fortunes
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: help install data test test-all bench lint format clean
@@ -22,7 +23,7 @@ install: ## create the virtualenv, install torch, paperlab (editable, dev extras
 	@$(MAKE) --no-print-directory data
 	@echo "paperlab installed in $(VENV). Activate it with: source $(VENV)/bin/activate"
 
-data: ## install the embedded image data (Debian's dataset-fashion-mnist) where apt-get can
+data: ## install the embedded data (Debian's dataset-fashion-mnist and fortunes) where apt-get can
 	@if [ -f $(FASHION_MNIST)/train-images-idx3-ubyte.gz ]; then \
 	  echo "Fashion-MNIST: $(FASHION_MNIST)"; \
 	elif command -v apt-get >/dev/null && ( [ -z "$(SUDO)" ] || command -v sudo >/dev/null ); then \
@@ -31,6 +32,15 @@ data: ## install the embedded image data (Debian's dataset-fashion-mnist) where 
 	  echo "Fashion-MNIST: $(FASHION_MNIST) (apt-get install dataset-fashion-mnist)"; \
 	else \
 	  echo "warning: no apt-get here; get Fashion-MNIST with 'paperlab train data.download=true data.root=DIR'"; \
+	fi
+	@if [ -f $(FORTUNES)/wisdom ]; then \
+	  echo "English text (fortunes): $(FORTUNES)"; \
+	elif command -v apt-get >/dev/null && ( [ -z "$(SUDO)" ] || command -v sudo >/dev/null ); then \
+	  $(SUDO) apt-get install -y -q fortunes >/dev/null 2>&1 || \
+	  { $(SUDO) apt-get update -q >/dev/null && $(SUDO) apt-get install -y -q fortunes >/dev/null; } && \
+	  echo "English text (fortunes): $(FORTUNES) (apt-get install fortunes)"; \
+	else \
+	  echo "warning: no apt-get here; data=fortunes falls back to Python's documentation (data=python_docs)"; \
 	fi
 
 test: ## run the test suite (slow tests excluded; under 10 minutes on 2 cores)

@@ -61,6 +61,39 @@ def train(
     launch("train", task.main, ctx.args, resume=resume)
 
 
+@app.command("sample-text", context_settings=PASSTHROUGH, epilog="""
+**Examples**
+
+    paperlab sample-text --prime "The "                         # the shipped model (graves_text)
+
+    paperlab sample-text --prime "Love is" --length 300 --temperature 0.7 --seed 3
+
+    paperlab sample-text --checkpoint outputs/train/graves_text/2026-11-25_10-00-00 --prime "A "
+
+    paperlab sample-text --prime "Naïve café" --unknown skip   # drop characters the model never saw
+""")
+def sample_text(
+    ctx: typer.Context,
+    prime: str = typer.Option(None, "--prime", help="Text the network reads before it starts sampling."),
+    length: int = typer.Option(None, "--length", help="Characters to generate (default 500)."),
+    temperature: float = typer.Option(None, "--temperature", help="Softmax temperature, > 0 (default 0.8; 1 samples the model's own distribution)."),
+    seed: int = typer.Option(None, "--seed", help="Random seed of the sampler (default 0)."),
+    checkpoint: str = typer.Option(None, "--checkpoint", metavar="RUN_DIR|FILE|NAME",
+                                   help="A run directory, a .pt file or a shipped model (default graves_text)."),
+    unknown: str = typer.Option(None, "--unknown", help="Prime characters the model never saw: error or skip."),
+) -> None:
+    """Generate text with a character-level LSTM (Graves 2013 Sec. 3), streamed as it is sampled."""
+    import json
+
+    from paperlab.launch import launch
+    from paperlab.tasks import sample_text as task
+
+    given = {"prime": prime, "length": length, "temperature": temperature, "seed": seed,
+             "checkpoint": checkpoint, "unknown": unknown}
+    overrides = [f"{k}={json.dumps(v)}" for k, v in given.items() if v is not None]
+    launch("sample_text", task.main, ctx.args + overrides)
+
+
 @app.command("list", epilog="""
 **Examples**
 

@@ -85,7 +85,7 @@ def test_sweep_runs_each_job_in_its_numbered_directory(tmp_path: Path) -> None:
 # -- bad input: one line on stderr, exit code 2, no traceback, nothing overwritten ------------------
 
 def test_unknown_model_lists_the_valid_ones(tmp_path: Path) -> None:
-    assert_user_error(run_cli("train", "model=resnet", cwd=tmp_path), "unknown model 'resnet'", "alexnet, vgg16, zfnet")
+    assert_user_error(run_cli("train", "model=resnet", cwd=tmp_path), "unknown model 'resnet'", "alexnet, ", "vgg16, ", "zfnet")
     assert not (tmp_path / "outputs").exists()
 
 
