@@ -88,7 +88,10 @@ def main() -> None:
     per_q = np.array([ref["perQuestion"][q] for q in ev.question_id.tolist()])
     same = (np.array_equal(per_q, ev.accuracy) and ref["overall"] == ev.overall
             and ref["perAnswerType"] == ev.per_answer_type() and ref["perQuestionType"] == ev.per_question_type())
-    best = (lambda runs, i, kind: min(getattr(run[i], kind) for run in runs))
+
+    def best(runs: list, i: int, kind: str) -> float:
+        return min(getattr(run[i], kind) for run in runs)
+
     print(f"protocol {args.protocol}; overall accuracy {ev.overall} (official algorithm: {ref['overall']}); "
           f"per answer type {ev.per_answer_type()}")
     print(f"identical per-question accuracies and aggregates: {same}")

@@ -22,8 +22,8 @@ from paperlab.data import register_data
 from paperlab.data.vqa import (
     VQAData,
     cache_root,
-    ensure_embedded,
     embedded_vqa_data,
+    ensure_embedded,
     multiple_choices,
     question_type,
     split_by_image,

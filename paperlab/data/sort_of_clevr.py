@@ -33,7 +33,14 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from paperlab.data import register_data
-from paperlab.data.vqa import VQAData, cache_root, embedded_vqa_data, ensure_embedded, multiple_choices, write_embedded
+from paperlab.data.vqa import (
+    VQAData,
+    cache_root,
+    embedded_vqa_data,
+    ensure_embedded,
+    multiple_choices,
+    write_embedded,
+)
 from paperlab.errors import UserError
 from paperlab.io.vqa_json import VQARecords
 
@@ -156,8 +163,13 @@ def ask(family: int, scene: list[SceneObject], rng: np.random.Generator, size: i
 
 def captions(scene: list[SceneObject], rng: np.random.Generator, size: int, radius: float) -> list[str]:
     """Five sentences about the scene: relations, a count, a position."""
-    name = (lambda o: f"{o.color} {o.shape}")
-    a_ = (lambda o: ("an " if o.color[0] in "aeiou" else "a ") + name(o))
+
+    def name(o: SceneObject) -> str:
+        return f"{o.color} {o.shape}"
+
+    def a_(o: SceneObject) -> str:
+        return ("an " if o.color[0] in "aeiou" else "a ") + name(o)
+
     out = []
     pairs = [(a, b) for a in scene for b in scene if a is not b]
     left = [(a, b) for a, b in pairs if b.x - a.x > radius]

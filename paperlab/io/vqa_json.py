@@ -99,11 +99,10 @@ def _decode(source: Any, kind: type, what: str, layout: str) -> Any:
             if isinstance(source, (bytes, bytearray)):
                 return msgspec.json.decode(source, type=kind)
             return msgspec.convert(source, type=kind)
+    except msgspec.ValidationError as err:  # a subclass of DecodeError: caught first
+        raise UserError(f"{what} {describe(source)} are not in the VQA format ({err})", f"expected {layout}") from None
     except msgspec.DecodeError as err:
-        raise UserError(f"{what} file {source} is not valid JSON ({err})", f"expected {layout}") from None
-    except msgspec.ValidationError as err:
-        where = source if isinstance(source, (str, Path)) else "given"
-        raise UserError(f"{what} {where} is not in the VQA format ({err})", f"expected {layout}") from None
+        raise UserError(f"{what} {describe(source)} are not valid JSON ({err})", f"expected {layout}") from None
 
 
 @dataclass
@@ -141,7 +140,11 @@ class VQARecords:
     def subset(self, rows: Sequence[int] | np.ndarray) -> VQARecords:
         """The given rows, in the given order."""
         rows = np.asarray(rows, dtype=np.int64)
-        pick = (lambda col: None if col is None else [col[i] for i in rows.tolist()])
+        picked = rows.tolist()
+
+        def pick(col: list | None) -> list | None:
+            return None if col is None else [col[i] for i in picked]
+
         answers, start = None, None
         if self.answers is not None and self.answer_start is not None:
             counts = (self.answer_start[1:] - self.answer_start[:-1])[rows]
@@ -198,6 +201,11 @@ def _duplicates(ids: np.ndarray) -> np.ndarray:
     return uniq[counts > 1]
 
 
+def describe(source: Any) -> str:
+    """How an error message names an input: its path, or "(given in memory)"."""
+    return str(source) if isinstance(source, (str, Path)) else "(given in memory)"
+
+
 def few(ids: Sequence[Any] | np.ndarray, n: int = 5) -> str:
     """'1, 2, 3, 4, 5 and 12 more': a few offending ids for an error message."""
     ids = list(ids)
@@ -229,18 +237,18 @@ def read_vqa(questions: Any = None, annotations: Any = None) -> VQARecords:
             )
             dup = _duplicates(qid)
             if len(dup):
-                raise UserError(f"annotations {annotations} list question ids more than once ({few(dup)})",
+                raise UserError(f"annotations {describe(annotations)} list question ids more than once ({few(dup)})",
                                 "give an annotations file with one entry per question")
             if (counts == 0).any():
                 bad = qid[counts == 0]
-                raise UserError(f"annotations {annotations} have questions without human answers ({few(bad)})",
+                raise UserError(f"annotations {describe(annotations)} have questions without human answers ({few(bad)})",
                                 f"expected {ANNOTATIONS_LAYOUT}")
         if qf is not None:
             qs = qf.questions
             q_ids = np.fromiter((q.question_id for q in qs), dtype=np.int64, count=len(qs))
             dup = _duplicates(q_ids)
             if len(dup):
-                raise UserError(f"questions {questions} list question ids more than once ({few(dup)})",
+                raise UserError(f"questions {describe(questions)} list question ids more than once ({few(dup)})",
                                 "give a questions file with one entry per question")
             if af is None:
                 rec = VQARecords(question_id=q_ids,
@@ -255,7 +263,7 @@ def read_vqa(questions: Any = None, annotations: Any = None) -> VQARecords:
             if any(c is not None for c in mc):
                 missing = [int(rec.question_id[i]) for i, c in enumerate(mc) if c is None]
                 if missing:
-                    raise UserError(f"questions {questions}: some questions have no multiple_choices ({few(missing)})",
+                    raise UserError(f"questions {describe(questions)}: some questions have no multiple_choices ({few(missing)})",
                                     "every question of a multiple-choice file needs its choices")
                 rec.multiple_choices = mc
     return rec
@@ -270,7 +278,7 @@ def _align(q_ids: np.ndarray, a_ids: np.ndarray, questions: Any, annotations: An
     found = q_ids[sorter[pos]] == a_ids
     if not found.all() or len(q_ids) != len(a_ids):
         extra = np.setdiff1d(q_ids, a_ids)
-        raise UserError(f"questions {questions} and annotations {annotations} are for different questions "
+        raise UserError(f"questions {describe(questions)} and annotations {describe(annotations)} are for different questions "
                         f"({(~found).sum()} annotated ids lack a question, e.g. {few(a_ids[~found])}; "
                         f"{len(extra)} questions lack annotations, e.g. {few(extra)})",
                         "give the questions and annotations files of the same split")
@@ -293,19 +301,19 @@ def read_results(source: Any) -> tuple[list[Any], list[Any]]:
                 entries = msgspec.json.decode(data, type=list[_Result])
             else:
                 entries = msgspec.convert(data, type=list[_Result])
-    except msgspec.DecodeError as err:
-        raise UserError(f"results file {source} is not valid JSON ({err})", f"expected {RESULTS_LAYOUT}") from None
-    except msgspec.ValidationError:
+    except msgspec.ValidationError:  # a subclass of DecodeError: caught first
         raw = msgspec.json.decode(data) if isinstance(data, (bytes, bytearray)) else data
         if not isinstance(raw, list):
             kind = {"dict": "an object", "str": "a string"}.get(type(raw).__name__, type(raw).__name__)
-            raise UserError(f"results {source} hold {kind}, not a list of answers",
+            raise UserError(f"results {describe(source)} hold {kind}, not a list of answers",
                             f"a results file is {RESULTS_LAYOUT}") from None
         bad = [i for i, r in enumerate(raw) if not isinstance(r, dict)]
-        raise UserError(f"results {source}: entries {few(bad)} (0-based) are not objects",
+        raise UserError(f"results {describe(source)}: entries {few(bad)} (0-based) are not objects",
                         f"a results file is {RESULTS_LAYOUT}") from None
+    except msgspec.DecodeError as err:
+        raise UserError(f"results {describe(source)} are not valid JSON ({err})", f"expected {RESULTS_LAYOUT}") from None
     missing = [i for i, r in enumerate(entries) if r.question_id is msgspec.UNSET or r.answer is msgspec.UNSET]
     if missing:
-        raise UserError(f"results {source}: entries {few(missing)} (0-based) lack a question_id or an answer",
+        raise UserError(f"results {describe(source)}: entries {few(missing)} (0-based) lack a question_id or an answer",
                         f"a results file is {RESULTS_LAYOUT}")
     return [r.question_id for r in entries], [r.answer for r in entries]

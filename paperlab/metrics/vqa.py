@@ -36,7 +36,16 @@ from typing import Any
 import numpy as np
 
 from paperlab.errors import UserError
-from paperlab.io.vqa_json import MULTIPLE_CHOICE, OPEN_ENDED, RESULTS_LAYOUT, VQARecords, few, read_results, read_vqa
+from paperlab.io.vqa_json import (
+    MULTIPLE_CHOICE,
+    OPEN_ENDED,
+    RESULTS_LAYOUT,
+    VQARecords,
+    describe,
+    few,
+    read_results,
+    read_vqa,
+)
 from paperlab.metrics.vqa_normalize import normalize_answer, process_punctuation, strip_answer
 
 log = logging.getLogger(__name__)
@@ -314,18 +323,18 @@ def evaluate(annotations: Any, results: Any, questions: Any = None, protocol: st
 
 
 def evaluate_records(records: VQARecords, ids: list[Any], answers: list[Any], protocol: str = "2021",
-                     allow_partial: bool = False, source: Any = "given") -> VQAEvaluation:
+                     allow_partial: bool = False, source: Any = None) -> VQAEvaluation:
     """`evaluate` on loaded records and results (question ids and answers as given)."""
     protocol = check_protocol(protocol)
     if not records.has_answers:
         raise UserError("the annotations have no human answers", "give the annotations file of the split")
-    rows, predictions, unknown = _check_results(records, ids, answers, source, allow_partial)
+    rows, predictions, unknown = _check_results(records, ids, answers, describe(source), allow_partial)
     task = MULTIPLE_CHOICE if records.multiple_choices is not None else OPEN_ENDED
     if records.multiple_choices is not None:
         choices = records.multiple_choices
         bad = [int(records.question_id[r]) for r, a in zip(rows.tolist(), predictions, strict=True) if a not in choices[r]]
         if bad:
-            raise UserError(f"results {source}: {len(bad)} answers are not among their question's multiple choices "
+            raise UserError(f"results {describe(source)}: {len(bad)} answers are not among their question's multiple choices "
                             f"(question ids {few(bad)})", "pick every answer from the question's multiple_choices")
     used = records
     if len(rows) < len(records):
