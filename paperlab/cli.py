@@ -110,6 +110,9 @@ def vqa_eval(
 
     if annotations is None or results is None:
         raise UserError("vqa-eval needs --annotations and --results", "see: paperlab vqa-eval --help")
+    from paperlab.metrics.vqa import check_protocol
+
+    check_protocol(protocol)
     overrides = [f"annotations={json.dumps(str(annotations.resolve()))}", f"results={json.dumps(str(results.resolve()))}",
                  f"protocol={json.dumps(protocol)}", f"allow_partial={str(allow_partial).lower()}"]
     if questions is not None:

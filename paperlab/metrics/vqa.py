@@ -183,17 +183,20 @@ def candidate_accuracy(records: VQARecords, candidates: Sequence[str],
     also the soft training targets of the VQA literature."""
     if not records.has_answers:
         raise ValueError("these records have no human answers")
+    n, c = len(records), len(candidates)
+    if not n or not c:
+        return np.full((n, 1), -1, dtype=np.int64), np.zeros((n, 1))
     keys = AnswerKeys(protocol)
     human_ids, valid = _padded(keys.ids(records.answers), records.answer_start)
     human, differ = keys.human_keys(human_ids)
     cand_ids = keys.ids(candidates)
-    n, k, c = len(human), human.shape[1], len(candidates)
+    k = human.shape[1]
     # a candidate's key as a prediction, for questions whose answers are (1) or are not (0) normalised
     cand_keys = [keys.prediction_keys(cand_ids, np.full(c, mode)) for mode in (False, True)]
     codes = []
     for mode in (False, True):
         rows = np.flatnonzero(differ == mode)
-        if not len(rows) or not c:
+        if not len(rows):
             continue
         order = np.argsort(cand_keys[mode], kind="stable")
         sorted_keys = cand_keys[mode][order]
@@ -203,12 +206,11 @@ def candidate_accuracy(records: VQARecords, candidates: Sequence[str],
         q = np.repeat(np.repeat(rows, k), hits)
         offset = np.arange(hits.sum()) - np.repeat(np.cumsum(hits) - hits, hits)
         codes.append(q * c + order[np.repeat(lo, hits) + offset])
-    code = np.unique(np.concatenate(codes)) if codes else np.empty(0, dtype=np.int64)
-    q, cand = code // max(c, 1), code % max(c, 1)
-    pred_keys = np.where(differ[q], cand_keys[1][cand] if c else 0, cand_keys[0][cand] if c else 0)
-    acc = match_accuracy(human[q], valid[q], pred_keys)
+    code = np.unique(np.concatenate(codes))
+    q, cand = code // c, code % c
+    acc = match_accuracy(human[q], valid[q], np.where(differ[q], cand_keys[1][cand], cand_keys[0][cand]))
     per_q = np.bincount(q, minlength=n)
-    m = max(int(per_q.max()) if n else 0, 1)
+    m = max(int(per_q.max()), 1)
     col = np.arange(len(q)) - np.repeat(np.cumsum(per_q) - per_q, per_q)
     index = np.full((n, m), -1, dtype=np.int64)
     accuracy = np.zeros((n, m), dtype=np.float64)
