@@ -24,6 +24,7 @@ answer-type and question-type ids. The records keep the ten raw human answers fo
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from collections import Counter
@@ -456,11 +457,9 @@ def write_embedded(folder: Path, records: dict[str, VQARecords], images: dict[st
     folder.mkdir(parents=True, exist_ok=True)
     for split, rec in records.items():
         info = {"data_type": folder.name, "info": {"description": f"paperlab embedded set {folder.name}"}}
-        mc = rec.multiple_choices
-        rec.multiple_choices = None
-        rec.write(folder / f"questions_{split}.json", folder / f"annotations_{split}.json", **info)
-        rec.multiple_choices = mc
-        if mc is not None:
+        open_ended = dataclasses.replace(rec, multiple_choices=None)
+        open_ended.write(folder / f"questions_{split}.json", folder / f"annotations_{split}.json", **info)
+        if rec.multiple_choices is not None:
             (folder / f"questions_{split}_mc.json").write_text(json.dumps(rec.questions_json(**info)))
         ids, pixels = images[split]
         np.savez(folder / f"images_{split}.npz", image_id=ids, images=pixels)
