@@ -63,6 +63,9 @@ def run(cfg: DictConfig, run_dir: str | Path | None = None) -> dict[str, Any]:
     if run_dir is None:
         hc = HydraConfig.get()
         run_dir, overrides = Path(hc.runtime.output_dir), list(hc.overrides.task)
+    nn = cfg.nearest_neighbor
+    baselines = [create_baseline(str(name), top_k=int(cfg.top_answers), k=int(nn.k), pool=int(nn.image_pool),
+                                 chunk=int(nn.chunk), seed=int(cfg.seed)) for name in cfg.baselines]  # bad names fail fast
     data = build_data(cfg.data)
     split = str(cfg.split)
     if split not in data.splits or split == "train":
@@ -72,12 +75,10 @@ def run(cfg: DictConfig, run_dir: str | Path | None = None) -> dict[str, Any]:
     tasks = {"open_ended": dataclasses.replace(test, multiple_choices=None)}
     if test.multiple_choices is not None:
         tasks["multiple_choice"] = test
-    nn = cfg.nearest_neighbor
     results: dict[str, Any] = {"data": str(cfg.data.name), "split": split, "questions": len(test)}
     shown: dict[str, list[str]] = {}
-    for name in cfg.baselines:
-        baseline = create_baseline(str(name), top_k=int(cfg.top_answers), k=int(nn.k), pool=int(nn.image_pool),
-                                   chunk=int(nn.chunk), seed=int(cfg.seed))
+    for baseline in baselines:
+        name = baseline.name
         baseline.fit(train, data.splits["train"].images)
         for task, records in tasks.items():
             answers = baseline.predict(records, data.splits[split].images, records.multiple_choices)
