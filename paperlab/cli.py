@@ -7,6 +7,7 @@ traceback)."""
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -138,6 +139,59 @@ def export(
 
     out = export_run(run_dir, name, snapshots=snapshots, note=note)
     typer.echo(f"exported {run_dir} -> {out}")
+
+@app.command("vqa-eval", context_settings=PASSTHROUGH, epilog="""
+**Examples**
+
+    paperlab vqa-eval --questions v2_OpenEnded_mscoco_val2014_questions.json --annotations v2_mscoco_val2014_annotations.json --results my_results.json
+
+    paperlab vqa-eval --annotations A.json --results R.json --protocol 2017      # the pre-2021 evaluator
+
+    paperlab vqa-eval --questions MultipleChoice_mscoco_val2014_questions.json --annotations A.json --results R.json
+
+    paperlab vqa-eval --annotations A.json --results part.json --allow-partial   # score the answered subset
+""")
+def vqa_eval(
+    ctx: typer.Context,
+    questions: Path = typer.Option(None, "--questions", help="VQA questions file (a multiple-choice one checks the answers are choices)."),
+    annotations: Path = typer.Option(None, "--annotations", help="VQA annotations file (ten human answers a question)."),
+    results: Path = typer.Option(None, "--results", help='Results: [{"question_id": int, "answer": str}, ...].'),
+    protocol: str = typer.Option("2021", "--protocol", help="2021 (official since 2021) or 2017 (the earlier evaluator)."),
+    allow_partial: bool = typer.Option(False, "--allow-partial", help="Score only the answered questions."),
+) -> None:
+    """Score VQA results with the official metric: overall, per answer type, question type and question."""
+    from paperlab.launch import launch
+    from paperlab.tasks import vqa_eval as task
+
+    if annotations is None or results is None:
+        raise UserError("vqa-eval needs --annotations and --results", "see: paperlab vqa-eval --help")
+    from paperlab.metrics.vqa import check_protocol
+
+    check_protocol(protocol)
+    overrides = [f"annotations={json.dumps(str(annotations.resolve()))}", f"results={json.dumps(str(results.resolve()))}",
+                 f"protocol={json.dumps(protocol)}", f"allow_partial={str(allow_partial).lower()}"]
+    if questions is not None:
+        overrides.append(f"questions={json.dumps(str(questions.resolve()))}")
+    launch("vqa-eval", task.main, ctx.args + overrides)
+
+
+@app.command("vqa-baselines", context_settings=PASSTHROUGH, epilog="""
+**Examples**
+
+    paperlab vqa-baselines                                   # the relational scenes (data=sort_of_clevr)
+
+    paperlab vqa-baselines data=easy_vqa
+
+    paperlab vqa-baselines data=easy_vqa baselines=[prior_yes,qtype_prior] split=val
+
+    paperlab vqa-baselines data=vqa_v2 data.root=/datasets/vqa data.features=/datasets/vqa/fc7.h5
+""")
+def vqa_baselines(ctx: typer.Context) -> None:
+    """The VQA paper's baselines (random, prior yes, per-question-type prior, nearest neighbour). Extra arguments are overrides."""
+    from paperlab.launch import launch
+    from paperlab.tasks import vqa_baselines as task
+
+    launch("vqa-baselines", task.main, ctx.args)
 
 
 def main() -> None:
