@@ -19,20 +19,21 @@ named object, then compare it with the others. Questions whose answer would hing
 from its scene graph ("a red circle is left of a blue square", "there are two circles, ...").
 
 Everything is drawn from `seed`; the set is written once to <cache>/sort_of_clevr_.../ in the VQA
-JSON formats plus captions in the COCO captions format, and read back from there.
+JSON formats plus captions in the COCO captions format and the scene graphs in CLEVR's scenes
+format (`paperlab.data.scenes`), and read back from there.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from paperlab.data import register_data
+from paperlab.data.scenes import SceneObject
 from paperlab.data.vqa import (
     VQAData,
     cache_root,
@@ -54,15 +55,7 @@ QUESTION_TYPES = [
     "how many objects have the same shape as the <c> object", "is the <c1> object left of the <c2> object",
 ]
 RELATIONAL_TYPES = QUESTION_TYPES[4:]
-FORMAT_VERSION = 2  # bump when generation changes: the cached folder is rebuilt
-
-
-@dataclass
-class SceneObject:
-    color: str
-    shape: str
-    x: float  # centre, pixels
-    y: float
+FORMAT_VERSION = 3  # bump when generation changes: the cached folder is rebuilt (3: scene files added)
 
 
 def sample_scene(rng: np.random.Generator, n: int, size: int, radius: float) -> list[SceneObject]:
@@ -78,7 +71,8 @@ def sample_scene(rng: np.random.Generator, n: int, size: int, radius: float) -> 
         tries += 1
         if tries > 200:
             placed, tries = [], 0
-    return [SceneObject(str(c), SHAPES[int(rng.integers(3))], x, y) for c, (x, y) in zip(colors, placed, strict=True)]
+    return [SceneObject(str(c), SHAPES[int(rng.integers(3))], x, y, radius)
+            for c, (x, y) in zip(colors, placed, strict=True)]
 
 
 def _inside(shape: str, dx: np.ndarray, dy: np.ndarray, r: float) -> np.ndarray:
@@ -211,16 +205,17 @@ def _scene_with_questions(rng: np.random.Generator, n: int, size: int, radius: f
 
 
 def generate_split(n_images: int, first_image_id: int, cfg: DictConfig, seed: int
-                   ) -> tuple[VQARecords, np.ndarray, np.ndarray, dict[int, list[str]]]:
-    """One split: its records, image ids, uint8 images and captions."""
+                   ) -> tuple[VQARecords, np.ndarray, np.ndarray, dict[int, list[str]], dict[int, list[SceneObject]]]:
+    """One split: its records, image ids, uint8 images, captions and scenes."""
     rng = np.random.default_rng(seed)
     size, radius, n_obj = int(cfg.image_size), float(cfg.object_radius), int(cfg.objects)
-    images, texts, answers, atypes, qtypes, image_ids, caps = [], [], [], [], [], [], {}
+    images, texts, answers, atypes, qtypes, image_ids, caps, scenes = [], [], [], [], [], [], {}, {}
     for k in range(n_images):
         image_id = first_image_id + k
         scene, asked = _scene_with_questions(rng, n_obj, size, radius)
         images.append(render(scene, size, radius))
         caps[image_id] = captions(scene, rng, size, radius)
+        scenes[image_id] = scene
         for family, qa in enumerate(asked):
             texts.append(qa[0])
             answers.append(qa[1])
@@ -232,21 +227,21 @@ def generate_split(n_images: int, first_image_id: int, cfg: DictConfig, seed: in
         question_id=np.arange(n, dtype=np.int64) + 100 * first_image_id, image_id=np.asarray(image_ids, dtype=np.int64),
         question=texts, question_type=qtypes, answer_type=atypes, multiple_choice_answer=answers,
         answers=[a for a in answers for _ in range(10)], answer_start=np.arange(0, 10 * n + 1, 10, dtype=np.int64))
-    return records, np.arange(first_image_id, first_image_id + n_images, dtype=np.int64), np.stack(images), caps
+    return records, np.arange(first_image_id, first_image_id + n_images, dtype=np.int64), np.stack(images), caps, scenes
 
 
 def generate(folder: Path, cfg: DictConfig) -> None:
-    """Generate the train/val/test splits into `folder` (VQA formats, captions, images)."""
-    records, images, caps = {}, {}, {}
+    """Generate the train/val/test splits into `folder` (VQA formats, captions, scenes, images)."""
+    records, images, caps, scenes = {}, {}, {}, {}
     first = 0
     for k, split in enumerate(("train", "val", "test")):
         n = int(cfg[f"{split}_images"])
-        rec, ids, pixels, cap = generate_split(n, first, cfg, int(cfg.seed) * 1000 + k)
+        rec, ids, pixels, cap, scene = generate_split(n, first, cfg, int(cfg.seed) * 1000 + k)
         rec.data_subtype = split
         rec.multiple_choices = multiple_choices(rec, int(cfg.num_choices), int(cfg.seed))
-        records[split], images[split], caps[split] = rec, (ids, pixels), cap
+        records[split], images[split], caps[split], scenes[split] = rec, (ids, pixels), cap, scene
         first += n
-    write_embedded(folder, records, images, caps)
+    write_embedded(folder, records, images, caps, scenes)
 
 
 @register_data("sort_of_clevr")

@@ -40,7 +40,9 @@ from omegaconf import DictConfig
 from torch.utils.data import Dataset
 
 from paperlab.data import register_data
+from paperlab.data.scenes import Scenes, read_scenes, write_scenes
 from paperlab.errors import UserError
+from paperlab.io.captions_json import read_coco_captions
 from paperlab.io.vqa_json import VQARecords, read_vqa
 from paperlab.metrics.vqa import candidate_accuracy
 
@@ -139,6 +141,10 @@ class ImageSource:
     def load(self, image_ids: np.ndarray) -> torch.Tensor:
         raise NotImplementedError
 
+    def load_raw(self, image_ids: np.ndarray) -> torch.Tensor:
+        """Pixels in [0, 1], not standardised (for an encoder with its own statistics)."""
+        raise TypeError(f"{type(self).__name__} holds {self.kind}, not pixels")
+
     def __contains__(self, image_id: int) -> bool:
         raise NotImplementedError
 
@@ -156,8 +162,11 @@ class InMemoryImages(ImageSource):
         self.shape = tuple(images.shape[1:])
 
     def load(self, image_ids: np.ndarray) -> torch.Tensor:
+        return (self.load_raw(image_ids) - self.mean) / self.std
+
+    def load_raw(self, image_ids: np.ndarray) -> torch.Tensor:
         rows = torch.as_tensor([self.row[int(i)] for i in image_ids], dtype=torch.long)
-        return (self.images[rows].float().div_(255) - self.mean) / self.std
+        return self.images[rows].float().div_(255)
 
     def __contains__(self, image_id: int) -> bool:
         return int(image_id) in self.row
@@ -176,12 +185,16 @@ class CocoImages(ImageSource):
         self.folder, self.subset = folder, subset
         self.shape = (3, image_size, image_size)
         self.transform = T.Compose([T.ToImage(), T.Resize((image_size, image_size), antialias=True),
-                                    T.ToDtype(torch.float32, scale=True), T.Normalize(self.MEAN, self.STD)])
+                                    T.ToDtype(torch.float32, scale=True)])
+        self.normalize = T.Normalize(self.MEAN, self.STD)
 
     def path(self, image_id: int) -> Path:
         return self.folder / f"COCO_{self.subset}_{int(image_id):012d}.jpg"
 
     def load(self, image_ids: np.ndarray) -> torch.Tensor:
+        return self.normalize(self.load_raw(image_ids))
+
+    def load_raw(self, image_ids: np.ndarray) -> torch.Tensor:
         from PIL import Image
 
         out = []
@@ -200,19 +213,20 @@ class CocoImages(ImageSource):
 
 class H5Features(ImageSource):
     """Precomputed image features in HDF5: `image_id` (N,), `features` (N, D) or (N, R, D), and
-    the `encoder` attribute. Read into memory once."""
+    the `encoder` attribute. Read into memory once. `key` reads another dataset of the file (the
+    feature cache of `paperlab.data.image_features` keeps the region grid in `regions`)."""
 
     kind = "features"
 
-    def __init__(self, path: Path) -> None:
-        layout = "datasets image_id (N,) and features (N, D) or (N, regions, D)"
+    def __init__(self, path: Path, key: str = "features") -> None:
+        layout = f"datasets image_id (N,) and {key} (N, D) or (N, regions, D)"
         if not path.is_file():
             raise UserError(f"feature file {path} does not exist", f"give data.features=FILE.h5 with {layout}")
         with h5py.File(path, "r") as f:
-            if "image_id" not in f or "features" not in f:
-                raise UserError(f"{path} lacks the datasets 'image_id' and 'features'", f"expected {layout}")
+            if "image_id" not in f or key not in f:
+                raise UserError(f"{path} lacks the datasets 'image_id' and '{key}'", f"expected {layout}")
             ids = f["image_id"][()]
-            self.features = torch.from_numpy(np.asarray(f["features"][()], dtype=np.float32))
+            self.features = torch.from_numpy(np.asarray(f[key][()], dtype=np.float32))
             self.encoder = str(f.attrs.get("encoder", "unknown"))
         self.row = {int(i): r for r, i in enumerate(ids.tolist())}
         self.shape = tuple(self.features.shape[1:])
@@ -260,6 +274,17 @@ class VQADataset(Dataset):
     def __len__(self) -> int:
         return len(self.records)
 
+    def question_tokens(self, i: int) -> list[int]:
+        """Question i's word ids (after any truncation)."""
+        start = int(self.token_start[i])
+        return self.tokens[start : start + int(self.question_len[i])].tolist()
+
+    def truncate(self, max_len: int) -> int:
+        """Keep the first `max_len` words of every question; returns how many questions were cut."""
+        cut = int((self.question_len > max_len).sum())
+        self.question_len = self.question_len.clamp(max=max_len)
+        return cut
+
     def __getitems__(self, indices: Sequence[int]) -> dict[str, torch.Tensor]:
         idx = torch.as_tensor(indices, dtype=torch.long)
         lengths = self.question_len[idx]
@@ -305,12 +330,13 @@ class VQAInfo:
 @dataclass
 class VQAData:
     """Splits ("train", "val", "test") of VQADataset, the description, and (for sets that have
-    them) captions per image id, for image-text matching."""
+    them) captions per image id, for image-text matching, and scene annotations per image id."""
 
     splits: dict[str, VQADataset]
     info: VQAInfo
     captions: dict[str, dict[int, list[str]]] = field(default_factory=dict)
     files: dict[str, dict[str, Path]] = field(default_factory=dict)  # split -> VQA JSON files, if on disk
+    scenes: dict[str, Scenes] = field(default_factory=dict)  # split -> image id -> objects
 
     def records(self, split: str) -> VQARecords:
         return self.splits[split].records
@@ -448,10 +474,12 @@ def multiple_choices(records: VQARecords, k: int, seed: int) -> list[list[str]]:
 
 
 def write_embedded(folder: Path, records: dict[str, VQARecords], images: dict[str, tuple[np.ndarray, np.ndarray]],
-                   captions: dict[str, dict[int, list[str]]] | None = None) -> None:
+                   captions: dict[str, dict[int, list[str]]] | None = None,
+                   scenes: dict[str, Scenes] | None = None) -> None:
     """An embedded set in the VQA formats: per split questions_<split>.json (open-ended),
     questions_<split>_mc.json (multiple choice), annotations_<split>.json, captions_<split>.json
-    (COCO captions format) and images_<split>.npz (image_id, uint8 images)."""
+    (COCO captions format), scenes_<split>.json (CLEVR scenes format) and images_<split>.npz
+    (image_id, uint8 images)."""
     import json
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -468,6 +496,8 @@ def write_embedded(folder: Path, records: dict[str, VQARecords], images: dict[st
                     for i, caps in captions[split].items() for k, c in enumerate(caps)]
             (folder / f"captions_{split}.json").write_text(json.dumps(
                 {"images": [{"id": i, "file_name": f"{i}.png"} for i in captions[split]], "annotations": anns}))
+        if scenes:
+            write_scenes(folder / f"scenes_{split}.json", scenes[split], split)
 
 
 def ensure_embedded(folder: Path, build: Any) -> Path:
@@ -494,9 +524,7 @@ def ensure_embedded(folder: Path, build: Any) -> Path:
 
 def read_embedded(folder: Path, splits: Sequence[str]) -> tuple[dict[str, VQARecords], dict[str, tuple[np.ndarray, np.ndarray]],
                                                                  dict[str, dict[int, list[str]]]]:
-    """What `write_embedded` wrote, read back through the VQA JSON reader."""
-    import json
-
+    """What `write_embedded` wrote, read back through the VQA JSON and COCO captions readers."""
     records, images, captions = {}, {}, {}
     for split in splits:
         mc = folder / f"questions_{split}_mc.json"
@@ -506,10 +534,7 @@ def read_embedded(folder: Path, splits: Sequence[str]) -> tuple[dict[str, VQARec
             images[split] = (z["image_id"], z["images"])
         cap = folder / f"captions_{split}.json"
         if cap.is_file():
-            by_image: dict[int, list[str]] = {}
-            for a in json.loads(cap.read_text())["annotations"]:
-                by_image.setdefault(int(a["image_id"]), []).append(a["caption"])
-            captions[split] = by_image
+            captions[split] = read_coco_captions(cap)
     return records, images, captions
 
 
@@ -526,5 +551,6 @@ def embedded_vqa_data(name: str, folder: Path, cfg: DictConfig, question_types: 
     images = {s: InMemoryImages(ids, torch.from_numpy(x), mean, std) for s, (ids, x) in pixels.items()}
     files = {s: {"questions": folder / f"questions_{s}.json", "annotations": folder / f"annotations_{s}.json",
                  "questions_mc": folder / f"questions_{s}_mc.json"} for s in splits}
+    scenes = {s: read_scenes(folder / f"scenes_{s}.json") for s in splits if (folder / f"scenes_{s}.json").is_file()}
     return build_vqa_data(name, records, images, cfg, question_types=question_types, captions=captions,
-                          files=files, relational_types=relational_types)
+                          files=files, relational_types=relational_types, scenes=scenes)

@@ -21,4 +21,4 @@ def create_model(name: str, **kwargs: Any) -> nn.Module:
     return cls(cfg)
 
 
-from paperlab.models import char_lstm, torchvision_models, zfnet  # noqa: E402, F401
+from paperlab.models import bow_matching, char_lstm, dan, scene_cnn, torchvision_models, vqa, zfnet  # noqa: E402, F401

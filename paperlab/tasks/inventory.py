@@ -16,7 +16,8 @@ from paperlab.tasks.report import fmt
 
 GROUPS = {"models": "model", "model": "model", "data": "data", "datasets": "data", "experiments": "experiment",
           "experiment": "experiment", "optim": "optim", "optimizers": "optim", "sched": "sched",
-          "schedules": "sched", "learners": "learner", "learner": "learner", "trainer": "trainer"}
+          "schedules": "sched", "learners": "learner", "learner": "learner", "trainer": "trainer",
+          "encoders": "encoder", "encoder": "encoder"}
 
 
 def _describe(path: Path) -> str:
