@@ -17,7 +17,7 @@ from paperlab.engine.seed import seed_everything
 from paperlab.engine.trainer import Trainer, TrainerConfig
 from paperlab.errors import TrainingDiverged
 from paperlab.io.rundir import RunDir
-from paperlab.learners import LEARNERS
+from paperlab.learners import LEARNERS, Learner
 from paperlab.tasks.report import print_results
 
 log = logging.getLogger(__name__)
@@ -28,18 +28,22 @@ def _hydra_run_dir() -> tuple[Path, list[str]]:
     return Path(hc.runtime.output_dir), list(hc.overrides.task)
 
 
-def run(cfg: DictConfig, run_dir: str | Path | None = None) -> dict[str, Any]:
-    """Train as `cfg` says, writing into `run_dir` (default: Hydra's run directory)."""
+def run(cfg: DictConfig, run_dir: str | Path | None = None, learner: Learner | None = None,
+        resume: bool | None = None) -> dict[str, Any]:
+    """Train as `cfg` says, writing into `run_dir` (default: Hydra's run directory).
+
+    `learner` (default: built from cfg.learner) and `resume` (default: cfg.resume is set) let other
+    tasks train a stage of theirs with the engine (e.g. the CNN of `paperlab zsl`)."""
     overrides: list[str] = []
     if run_dir is None:
         run_dir, overrides = _hydra_run_dir()
     info = dist_info()
-    resume = bool(cfg.get("resume"))
+    resume = bool(cfg.get("resume")) if resume is None else resume
     run = RunDir.start(run_dir, task="train", name=str(cfg.name), overrides=overrides, resume=resume,
                        writer=info.is_main)
     try:
         seed_everything(int(cfg.seed) + info.rank, bool(cfg.trainer.deterministic))
-        learner = LEARNERS.get(str(cfg.learner))(cfg)
+        learner = LEARNERS.get(str(cfg.learner))(cfg) if learner is None else learner
         trainer_cfg = to_dataclass(TrainerConfig, cfg.trainer, where="trainer")
         trainer = Trainer(trainer_cfg, run, int(cfg.seed), cfg.optim, cfg.get("sched"), cfg)
         results = trainer.fit(learner, resume=resume)
