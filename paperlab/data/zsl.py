@@ -14,6 +14,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -21,7 +22,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch.utils.data import Dataset
 
-from paperlab.data.images import ImageData
+from paperlab.data.images import ImageData, ImageInfo
 from paperlab.errors import UserError
 
 IMAGENET_MEAN = [0.485, 0.456, 0.406]
@@ -136,3 +137,68 @@ def require_files(root: Path, names: Sequence[str], layout: str) -> None:
     for name in names:
         if not (root / name).exists():
             raise UserError(f"{root} has no {name}", f"expected {layout}")
+
+
+def split_items(labels: torch.Tensor, fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per class, a seeded `fraction` of the items for testing: (kept indices, test indices)."""
+    g = torch.Generator().manual_seed(seed)
+    keep, test = [], []
+    for c in labels.unique():
+        idx = torch.nonzero(labels == c).flatten()
+        idx = idx[torch.randperm(len(idx), generator=g)]
+        n = int(round(len(idx) * fraction))
+        test.append(idx[:n])
+        keep.append(idx[n:])
+    return torch.cat(keep).sort().values, torch.cat(test).sort().values
+
+
+def zsl_from_files(paths: Sequence[Path], labels: Sequence[int], classes: Sequence[str], attributes: np.ndarray,
+                   attribute_names: Sequence[str], unseen: Sequence[str], cfg: Any, seen: Sequence[str] | None = None,
+                   test_seen: Sequence[int] | None = None, val_classes: Sequence[str] | None = None,
+                   descriptions: Sequence[Sequence[str]] | None = None, attributes_from: str = "",
+                   split_from: str = "") -> ZSLData:
+    """A ZSLData from a list of image files labelled by class index into `classes`.
+
+    `test_seen`: indices of the seen-class images held out for testing (a proposed split, or the
+    dataset's own train/test file); otherwise a seeded `data.test_fraction` of each seen class."""
+    check_attribute_rows(attributes, classes, attributes_from)
+    seen_idx, unseen_idx = order_classes(classes, unseen, seen, f" ({split_from})" if split_from else "")
+    order = seen_idx + unseen_idx
+    to_gzsl = torch.full((len(classes),), -1, dtype=torch.long)
+    to_gzsl[torch.tensor(order)] = torch.arange(len(order))
+    y = to_gzsl[torch.as_tensor(list(labels), dtype=torch.long)]
+    s, paths = len(seen_idx), list(paths)
+    is_seen = (y >= 0) & (y < s)
+    if test_seen is None:
+        seen_items = torch.nonzero(is_seen).flatten()
+        _, held = split_items(y[seen_items], float(cfg.test_fraction), int(cfg.split_seed))
+        test_mask = torch.zeros(len(y), dtype=torch.bool)
+        test_mask[seen_items[held]] = True
+    else:
+        test_mask = torch.zeros(len(y), dtype=torch.bool)
+        test_mask[torch.as_tensor(list(test_seen), dtype=torch.long)] = True
+    trainval = torch.nonzero(is_seen & ~test_mask).flatten()
+    test = torch.nonzero(is_seen & test_mask).flatten()
+    unseen_items = torch.nonzero(y >= s).flatten()
+    if len(trainval) == 0 or len(unseen_items) == 0:
+        raise UserError(f"no {'training' if len(trainval) == 0 else 'unseen-class'} images",
+                        "check the image folders and the class split")
+    tr, va = split_items(y[trainval], float(cfg.val_fraction), int(cfg.split_seed))
+    size = int(cfg.image_size)
+
+    def files(items: torch.Tensor, flip: bool = False) -> FileImages:
+        return FileImages([paths[i] for i in items], y[items].tolist(), size, flip=flip)
+
+    names = [classes[i] for i in order]
+    if val_classes:
+        held = [names.index(c) for c in val_classes if c in names[:s]]
+    else:
+        held = pick_val_classes(s, float(cfg.val_classes), int(cfg.split_seed))
+    info = ImageInfo(num_classes=s, in_channels=3, image_size=size, class_names=names[:s],
+                     mean=IMAGENET_MEAN, std=IMAGENET_STD)
+    return ZSLData(
+        splits={"train": files(trainval[tr], flip=bool(cfg.flip)), "val": files(trainval[va]), "test": files(test)},
+        info=info, classes=names, num_seen=s, attributes=torch.from_numpy(np.asarray(attributes, np.float32)[order]),
+        attribute_names=list(attribute_names), descriptions=[list(descriptions[i]) for i in order] if descriptions else [],
+        val_classes=sorted(held), unseen_test=files(unseen_items),
+    )

@@ -381,7 +381,7 @@ class Pipeline:
             headline["explain/cam_mass_on_object"] = round(100 * float(inside.mean()), 2)
             headline["explain/object_area"] = round(100 * float(d.unseen_masks.float().mean()), 2)
         # textual explanation: attributes whose predicted importance best matches the observed one
-        attr_map = self.arrays("map_attributes")["weight"].T if "attributes" in z.knowledge else None
+        attr_map = self.arrays("map_attributes")["weight"] if "attributes" in z.knowledge else None
         know = self.arrays("knowledge")["attributes"]
         picks = [int(torch.nonzero(labels == c).flatten()[0]) for c in labels.unique()][: z.explain_images]
         records, captions = [], []
