@@ -22,7 +22,13 @@ from omegaconf import DictConfig
 from paperlab.data import register_data
 from paperlab.data.images import in_memory_image_data
 from paperlab.data.tensor_images import TensorImages
-from paperlab.data.zsl import ZSLData, check_attribute_rows, order_classes, pick_val_classes, read_matrix
+from paperlab.data.zsl import (
+    ZSLData,
+    check_attribute_rows,
+    order_classes,
+    pick_val_classes,
+    read_matrix,
+)
 from paperlab.errors import UserError
 
 COLOURS = {"red": (0.90, 0.15, 0.12), "green": (0.15, 0.75, 0.20), "blue": (0.20, 0.35, 0.95),

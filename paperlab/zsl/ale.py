@@ -14,11 +14,13 @@ classes (trained without them), then ALE is retrained on all seen classes for th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
+from paperlab.zsl import single_threaded
 from paperlab.zsl.metrics import per_class_accuracy
 
 
@@ -46,18 +48,19 @@ def normalize_embeddings(emb: torch.Tensor) -> torch.Tensor:
 
 
 def _train(feats: torch.Tensor, labels: torch.Tensor, emb: torch.Tensor, cfg: ALEConfig, epochs: int, seed: int,
-           on_epoch: object = None) -> torch.Tensor:
+           on_epoch: Callable[[int, torch.Tensor], None] | None = None) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)
     weight = (0.01 * torch.randn(feats.shape[1], emb.shape[1], generator=g)).requires_grad_()
     opt = torch.optim.SGD([weight], lr=cfg.lr, momentum=cfg.momentum)
-    for epoch in range(epochs):
-        for idx in torch.randperm(len(feats), generator=g).split(cfg.batch_size):
-            loss = ranking_loss(feats[idx] @ weight @ emb.T, labels[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-        if callable(on_epoch):
-            on_epoch(epoch + 1, weight.detach())
+    with single_threaded():
+        for epoch in range(epochs):
+            for idx in torch.randperm(len(feats), generator=g).split(cfg.batch_size):
+                loss = ranking_loss(feats[idx] @ weight @ emb.T, labels[idx])
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+            if on_epoch is not None:
+                on_epoch(epoch + 1, weight.detach())
     return weight.detach()
 
 

@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from paperlab.interpret.importance import final_linear
+from paperlab.zsl import single_threaded
 from paperlab.zsl.metrics import spearman
 
 
@@ -64,24 +65,25 @@ def fit_importance_map(knowledge: torch.Tensor, alphas: torch.Tensor, val_knowle
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     history: dict[str, list[float]] = {"loss": [], "val_rank_corr": []}
     best, best_state, bad = -2.0, copy.deepcopy(net.state_dict()), 0
-    for _ in range(cfg.max_epochs):
-        total = 0.0
-        for idx in torch.randperm(len(alphas), generator=g).split(cfg.batch_size):
-            loss = cosine_distance(net(knowledge[idx]), alphas[idx]).mean()
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += float(loss) * len(idx)
-        with torch.no_grad():
-            corr = float(spearman(net(val_knowledge), val_alphas).mean())
-        history["loss"].append(total / len(alphas))
-        history["val_rank_corr"].append(corr)
-        if corr > best:
-            best, best_state, bad = corr, copy.deepcopy(net.state_dict()), 0
-        else:
-            bad += 1
-            if bad >= cfg.patience:
-                break
+    with single_threaded():
+        for _ in range(cfg.max_epochs):
+            total = 0.0
+            for idx in torch.randperm(len(alphas), generator=g).split(cfg.batch_size):
+                loss = cosine_distance(net(knowledge[idx]), alphas[idx]).mean()
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                total += loss.item() * len(idx)
+            with torch.no_grad():
+                corr = float(spearman(net(val_knowledge), val_alphas).mean())
+            history["loss"].append(total / len(alphas))
+            history["val_rank_corr"].append(corr)
+            if corr > best:
+                best, best_state, bad = corr, copy.deepcopy(net.state_dict()), 0
+            else:
+                bad += 1
+                if bad >= cfg.patience:
+                    break
     net.load_state_dict(best_state)
     return net.eval(), history
 
@@ -102,22 +104,23 @@ def transfer_weights(jacobian: torch.Tensor, targets: torch.Tensor, seen_weight:
     opt = torch.optim.Adam([w], lr=cfg.lr)
     losses: list[float] = []
     monitor, since = float("inf"), 0
-    for _ in range(cfg.max_steps):
-        idx = torch.randint(len(jacobian), (cfg.batch_size,), generator=g)
-        alphas = torch.einsum("ndk,ud->unk", jacobian[idx], w)  # (U, B, K)
-        fit = cosine_distance(alphas, targets[:, None]).mean(1)
-        loss = (fit + 0.5 * lam * (w - mean_seen).pow(2).sum(1)).sum()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        value = float(loss)
-        losses.append(value)
-        if monitor == float("inf") or 1 - value / monitor > cfg.tolerance:
-            monitor, since = value, 0
-        else:
-            since += 1
-            if since >= cfg.window:
-                break
+    with single_threaded():
+        for _ in range(cfg.max_steps):
+            idx = torch.randint(len(jacobian), (cfg.batch_size,), generator=g)
+            alphas = torch.einsum("ndk,ud->unk", jacobian[idx], w)  # (U, B, K)
+            fit = cosine_distance(alphas, targets[:, None]).mean(1)
+            loss = (fit + 0.5 * lam * (w - mean_seen).pow(2).sum(1)).sum()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            value = loss.item()
+            losses.append(value)
+            if monitor == float("inf") or 1 - value / monitor > cfg.tolerance:
+                monitor, since = value, 0
+            else:
+                since += 1
+                if since >= cfg.window:
+                    break
     return w.detach(), losses
 
 

@@ -36,14 +36,25 @@ from paperlab.engine.seed import seed_everything
 from paperlab.errors import UserError
 from paperlab.interpret.cam_figures import cam_grid, denormalize, save_overlay
 from paperlab.interpret.gradcam import GradCAM, resolve_layer
-from paperlab.interpret.importance import captured_input, final_linear, importance_jacobian, neuron_importances
+from paperlab.interpret.importance import (
+    captured_input,
+    final_linear,
+    importance_jacobian,
+    neuron_importances,
+)
 from paperlab.io.arrays import load_arrays
 from paperlab.io.atomic import read_json, write_json
 from paperlab.io.figures import plt, save_figure
 from paperlab.io.rundir import RunDir, versions
 from paperlab.zsl.ale import ALEConfig, ale_scores, fit_ale
 from paperlab.zsl.metrics import gzsl_scores, harmonic_mean, per_class_accuracy, spearman
-from paperlab.zsl.niwt import MapConfig, TransferConfig, extend_classifier, fit_importance_map, transfer_weights
+from paperlab.zsl.niwt import (
+    MapConfig,
+    TransferConfig,
+    extend_classifier,
+    fit_importance_map,
+    transfer_weights,
+)
 from paperlab.zsl.stages import Stages
 
 log = logging.getLogger(__name__)
@@ -114,9 +125,20 @@ class Pipeline:
         if "captions" in self.zcfg.knowledge and not data.descriptions:
             raise UserError(f"data={cfg.data.name} has no class descriptions for zsl.knowledge=captions",
                             "use zsl.knowledge=[attributes]")
+        self.layer_name = self.check_layer()
         self.stages = Stages(run.path, STAGES, self.zcfg.redo)
         self.seed = int(cfg.seed)
         self._model: nn.Module | None = None
+
+    def check_layer(self) -> str:
+        """The layer L by module name; checked on an untrained model, before any training."""
+        from paperlab.models import create_model
+
+        kw = OmegaConf.to_container(self.cfg.model, resolve=True)
+        info = self.data.info
+        model = create_model(kw.pop("name"), **kw, num_classes=info.num_classes, in_channels=info.in_channels,
+                             image_size=info.image_size)
+        return resolve_layer(model, self.zcfg.layer)[0]
 
     # -- helpers ----------------------------------------------------------------------------------
     def path(self, rel: str) -> Path:
@@ -149,7 +171,6 @@ class Pipeline:
         s = self.stages
         s.run("cnn", self.settings("model", "optim", "sched", "trainer"), [self.path("cnn/checkpoints/best.pt")],
               self.train_cnn)
-        self.layer_name, _ = resolve_layer(self.model, z.layer)
         s.run("knowledge", self.settings("knowledge"), [self.path("arrays/knowledge.h5")], self.knowledge)
         cnn = self.settings("model", "optim", "sched", "trainer")
         s.run("features", cnn, [self.path("arrays/features.h5")], self.features)
