@@ -196,3 +196,21 @@ def test_shapes_zsl_bad_splits_and_attribute_files(tmp_path: Path) -> None:
     matrix.write_text("1 0 1\n" * 59)
     with pytest.raises(UserError, match="has 59 rows but there are 60 classes"):
         build_data(shapes_cfg(attributes_file=str(matrix)))
+
+
+def test_fashion_zsl_attribute_matrix_and_split(idx_root: Path) -> None:
+    from paperlab.data.mnist import FASHION_CLASSES
+    from paperlab.data.zsl_fashion import ATTRIBUTES, DESCRIPTIONS, MATRIX
+
+    assert list(MATRIX) == FASHION_CLASSES and set(DESCRIPTIONS) == set(FASHION_CLASSES)
+    assert all(len(row) == len(ATTRIBUTES) for row in MATRIX.values())
+    conf = OmegaConf.merge(OmegaConf.load(Path(__file__).parent.parent / "conf" / "data" / "zsl_fashion.yaml"),
+                           {"root": str(idx_root), "val_size": 8})
+    data = build_data(conf)
+    assert data.unseen_classes == ["Coat", "Sandal", "Dress"] and data.num_seen == 7
+    assert data.attributes.shape == (10, 30)
+    # the fixture's 40 test images: 4 per class; those of the 3 unseen classes are the unseen test set
+    assert len(data.unseen_test) == 12 and len(data.splits["test"]) == 28
+    assert data.unseen_masks.shape == (12, 28, 28) and data.unseen_masks.any()
+    idx = data.attribute_names.index("worn on the feet")
+    assert data.attributes[data.classes.index("Sandal"), idx] == 1

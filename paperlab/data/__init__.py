@@ -21,4 +21,4 @@ def build_data(cfg: DictConfig) -> Any:
 
 
 # Importing a family's module registers its datasets (timm-style).
-from paperlab.data import awa2, cifar, cub, imagenet, mnist, zsl_shapes  # noqa: E402, F401
+from paperlab.data import awa2, cifar, cub, imagenet, mnist, zsl_fashion, zsl_shapes  # noqa: E402, F401
