@@ -84,7 +84,7 @@ def zsl(
     from paperlab.tasks import zsl as task
 
     overrides = [f"zsl.redo=[{','.join(redo)}]"] if redo else []
-    launch("zsl", task.main, ctx.args + overrides, resume=resume)
+    launch("zsl", task.main, ctx.args + overrides, resume=resume, transient=("zsl.redo",))
 
 
 @app.command(context_settings=PASSTHROUGH, epilog="""

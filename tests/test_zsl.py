@@ -172,6 +172,9 @@ def test_zsl_resume_reuses_finished_stages_and_redoes_what_is_asked(zsl_run: tup
     assert after["cnn"] == before["cnn"] and after["transfer"] == before["transfer"]
     assert after["evaluate"]["finished"] >= before["evaluate"]["finished"]
     assert json.loads((run / "results.json").read_text())["stages_run"] == "evaluate,explain"
+    r = run_cli("zsl", "--resume", str(run), cwd=cwd)  # --redo is not inherited by the next resume
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert json.loads((run / "results.json").read_text())["stages_run"] == "none (all cached)"
     # the NIWT classifier (seen + unseen classes) is what `paperlab gradcam` explains
     r = run_cli("gradcam", str(run), *map(str, sorted((run / "examples").glob("*.png"))[:2]), cwd=cwd)
     assert r.returncode == 0, r.stderr[-2000:]

@@ -44,21 +44,21 @@ def save_overlay(image: np.ndarray, heat: np.ndarray, path: str | Path, alpha: f
 
 
 def cam_grid(images: np.ndarray, heats: np.ndarray, captions: Sequence[str], path: str | Path, title: str = "",
-             ncols: int = 6, alpha: float = 0.5) -> Path:
-    """Image / overlay pairs in a grid, each captioned (class decisions, explanations)."""
+             ncols: int = 4, alpha: float = 0.5) -> Path:
+    """Each image beside its overlay, captioned below (class decisions, explanations), in a grid."""
     n = len(images)
     ncols = min(ncols, n)
     nrows = int(np.ceil(n / ncols))
-    fig, axes = plt.subplots(nrows * 2, ncols, figsize=(2.3 * ncols, 4.9 * nrows), squeeze=False,
-                             gridspec_kw={"hspace": 0.05, "wspace": 0.08})
+    lines = max(c.count("\n") + 1 for c in captions)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.3 * ncols, (1.75 + 0.16 * lines) * nrows + 0.4),
+                             squeeze=False, layout="constrained")
     for ax in axes.flat:
         ax.set_axis_off()
     for i in range(n):
-        r, c = divmod(i, ncols)
-        axes[2 * r, c].imshow(images[i], interpolation="nearest")
-        axes[2 * r + 1, c].imshow(overlay(images[i], heats[i], alpha), interpolation="bilinear")
-        axes[2 * r + 1, c].text(0.5, -0.04, captions[i], transform=axes[2 * r + 1, c].transAxes, ha="center",
-                                va="top", fontsize=7.5, wrap=True)
+        ax = axes.flat[i]
+        gap = np.ones((images[i].shape[0], max(1, images[i].shape[1] // 16), 3))
+        ax.imshow(np.concatenate([images[i], gap, overlay(images[i], heats[i], alpha)], axis=1), interpolation="nearest")
+        ax.text(0.5, -0.03, captions[i], transform=ax.transAxes, ha="center", va="top", fontsize=8)
     if title:
         fig.suptitle(title, fontsize=11)
     return save_figure(fig, path)

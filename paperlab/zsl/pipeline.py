@@ -68,9 +68,9 @@ class ZSLConfig:
     layer: str = "conv5"  # L (Sec. 3.1): VGG-16's conv5_3 in the paper
     knowledge: list[str] = field(default_factory=lambda: ["attributes", "captions"])
     redo: list[str] = field(default_factory=list)
-    per_class: int = 60  # seen training images per class whose importances train the map
-    generic_images: int = 512  # images on which unseen importances are measured
-    lambdas: list[float] = field(default_factory=lambda: [0.0, 1e-3, 1e-2, 1e-1, 1.0])
+    per_class: int = 40  # seen training images per class whose importances train the map
+    generic_images: int = 256  # images on which unseen importances are measured
+    lambdas: list[float] = field(default_factory=lambda: [0.0, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1])
     lam: float | None = None  # None: the lambda with the best H on the held-out seen classes
     batch_size: int = 128
     map: MapConfig = field(default_factory=MapConfig)
