@@ -86,7 +86,7 @@ def zsl_fashion(cfg: DictConfig) -> ZSLData:
     to_gzsl[torch.tensor(order)] = torch.arange(len(order))
     s = len(seen_idx)
     train_y, test_y = to_gzsl[train_y.long()], to_gzsl[test_y.long()]
-    keep = torch.cat([torch.nonzero((train_y == c)).flatten()[: int(cfg.train_per_class)] for c in range(s)]).sort().values
+    keep = torch.cat([torch.nonzero(train_y == c).flatten()[: int(cfg.train_per_class)] for c in range(s)]).sort().values
     seen_test = test_y < s
     names = [FASHION_CLASSES[i] for i in order]
     data = in_memory_image_data(train_x[keep], train_y[keep], test_x[seen_test], test_y[seen_test], names[:s], cfg)
