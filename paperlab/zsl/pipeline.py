@@ -270,7 +270,7 @@ class Pipeline:
         lambdas = [z.lam] if z.lam is not None else z.lambdas
         for source in z.knowledge:
             predicted = self.arrays(f"map_{source}")["predicted"]
-            out: dict[str, Any] = {"lambdas": torch.tensor(lambdas)}
+            out: dict[str, Any] = {"lambdas": torch.tensor(lambdas, dtype=torch.float64)}
             sweep = []
             for i, lam in enumerate(lambdas):
                 w_u, _ = transfer_weights(imp["jacobian"], predicted[d.num_seen:], w_seen, lam, z.transfer, self.seed)
