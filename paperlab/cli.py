@@ -59,7 +59,7 @@ def train(
 @app.command(context_settings=PASSTHROUGH, epilog="""
 **Examples**
 
-    paperlab zsl                                               # NIWT + ALE on Shapes ZSL (embedded), ~5-10 min on 2 cores
+    paperlab zsl                                               # NIWT + ALE on Shapes ZSL (embedded), ~11 min on 2 busy cores
 
     paperlab zsl zsl.knowledge=[attributes] zsl.lam=0.01       # attributes only, a fixed lambda
 
