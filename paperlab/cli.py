@@ -7,6 +7,7 @@ traceback)."""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -43,6 +44,10 @@ def _root(debug: bool = typer.Option(False, "--debug", help="Show tracebacks for
     paperlab train --resume outputs/train/zfnet_fashion_mnist/2026-11-25_10-00-00
 
     paperlab train --cfg job                                    # print the composed config
+
+    torchrun --standalone --nproc-per-node=4 -m paperlab train  # DDP: one process per GPU
+
+    paperlab train -m hydra/launcher=slurm hydra.launcher.gpus_per_node=4 optim.lr=0.01,0.004   # SLURM jobs
 """)
 def train(
     ctx: typer.Context,
@@ -148,13 +153,32 @@ def runs(directory: Path = typer.Argument(Path("outputs"), help="Folder to searc
     list_runs(directory)
 
 
+@app.command(epilog="""
+**Examples**
+
+    paperlab export outputs/train/zfnet_fashion_mnist/2026-11-25_11-00-43 zfnet_fashion_mnist --snapshots
+""")
+def export(
+    run_dir: Path = typer.Argument(..., help="A finished run directory."),
+    name: str = typer.Argument(..., help="Name of the shipped model (paperlab/assets/NAME/)."),
+    snapshots: bool = typer.Option(False, "--snapshots", help="Also copy checkpoints/snapshots/ (feature evolution)."),
+    note: str = typer.Option(None, "--note", help="A sentence stored in model.json."),
+) -> None:
+    """Ship a run's best weights with paperlab: assets/NAME/model.pt + model.json (command, seed, metrics)."""
+    from paperlab.engine.export import export_run
+
+    out = export_run(run_dir, name, snapshots=snapshots, note=note)
+    typer.echo(f"exported {run_dir} -> {out}")
+
+
 def main() -> None:
     try:
         app()
     except UserError as err:
         if _DEBUG["on"]:
             raise
-        sys.stderr.write(f"error: {err}\n")
+        if os.environ.get("RANK", "0") == "0":  # under torchrun every rank has it: rank 0 says it
+            sys.stderr.write(f"error: {err}\n")
         sys.exit(err.exit_code)
 
 

@@ -7,6 +7,10 @@ overrides are composed once here, so that
 * a bad override, an unknown key or an unknown config choice is one clear line (UserError),
 * the run (or sweep) directory is resolved and pinned (`hydra.run.dir=...`): an existing run is
   never written into, except by `--resume`, which continues that run in place.
+
+Under `torchrun` every rank runs the command: rank 0 decides the run directory and hands it to the
+others through the process group; the other ranks join it without writing into it (no .hydra/,
+no log file: conf/hydra/job_logging/rank.yaml).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import os
 import re
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +34,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigKeyError, MissingMandatoryValue, OmegaConfBaseException
 
 from paperlab.config import conf_dir, config_options
+from paperlab.engine.distributed import close_distributed, dist_info, from_main, init_distributed
 from paperlab.errors import UserError
 from paperlab.io.rundir import ARGV_ENV
 
@@ -65,12 +70,34 @@ def composed(config_name: str, overrides: list[str]) -> Iterator[DictConfig]:
         yield compose(config_name=config_name, overrides=overrides, return_hydra_config=True)
 
 
+# Hydra launcher plugins and the pip package that brings each (see pyproject's `launchers` extra).
+LAUNCHER_PACKAGES = {"joblib": "hydra-joblib-launcher", "submitit_local": "hydra-submitit-launcher",
+                     "submitit_slurm": "hydra-submitit-launcher", "ray": "hydra-ray-launcher",
+                     "ray_aws": "hydra-ray-launcher", "rq": "hydra-rq-launcher"}
+
+
+def _choices(group: str) -> list[str]:
+    """A group's options: paperlab's conf/ files, and for hydra/ groups those of Hydra and its
+    installed plugins."""
+    names = set(config_options(group))
+    if group.startswith("hydra/"):
+        from hydra.core.config_store import ConfigStore
+
+        with suppress(OSError):  # a group Hydra does not have
+            names |= {n.removesuffix(".yaml") for n in ConfigStore.instance().list(group)}
+    return sorted(names)
+
+
 def _unknown_choice(err: MissingConfigException) -> UserError | None:
     m = re.search(r"Could not find '([\w/]+)/([^']+)'", str(err))
     if not m:
         return None
     group, name = m.group(1), m.group(2)
-    options = config_options(group)
+    if group == "hydra/launcher" and name in LAUNCHER_PACKAGES:
+        package = LAUNCHER_PACKAGES[name]
+        return UserError(f"the launcher '{name}' is not installed (it comes with the {package} package)",
+                         f"pip install {package}")
+    options = _choices(group)
     kind = {"data": "dataset"}.get(group, group)
     return UserError(f"unknown {kind} '{name}'",
                      f"choose one of: {', '.join(options)} ({group}=<name>; paperlab list {group})")
@@ -109,6 +136,11 @@ def hydra_errors(config_name: str, omegaconf: bool = True) -> Iterator[None]:
         if not omegaconf:
             raise
         raise UserError(f"invalid config: {str(err).splitlines()[0]}", f"see: paperlab {config_name} --cfg job") from None
+    except RuntimeError as err:
+        if 'Could not detect "srun"' not in str(err):  # submitit's SlurmExecutor off a cluster
+            raise
+        raise UserError("a SLURM launcher needs SLURM, and this machine has none (no srun)",
+                        "submit from the cluster's login node, or run the jobs here with hydra/launcher=submitit_local") from None
 
 
 def _is_sweep(override: str) -> bool:
@@ -133,6 +165,17 @@ def resume_overrides(run_dir: Path) -> list[str]:
     return [o for o in OmegaConf.load(saved) if not str(o).startswith("resume=")]
 
 
+def _output_dir(config_name: str, overrides: list[str], key: str, resume: Path | None) -> Path:
+    """The run (key "run") or sweep ("sweep") directory; an existing run only with --resume."""
+    probe = [o for o in overrides if not _is_sweep(o)]
+    with composed(config_name, probe) as cfg:
+        target = Path(str(cfg.hydra[key].dir)) if resume is None else resume
+    if resume is None and _nonempty(target):
+        raise UserError(f"output directory {target} already exists and holds a run",
+                        f"pick another hydra.{key}.dir, or continue it with: paperlab {config_name} --resume {target}")
+    return target
+
+
 def launch(config_name: str, task_fn: Callable[[DictConfig], Any], args: list[str],
            resume: Path | None = None, transient: tuple[str, ...] = ()) -> None:
     """Run `task_fn` under Hydra with the command line's overrides and flags.
@@ -142,6 +185,10 @@ def launch(config_name: str, task_fn: Callable[[DictConfig], Any], args: list[st
     flags, overrides = split_args(list(args))
     multirun = "-m" in flags or "--multirun" in flags
     inspect_only = any(f in _INSPECT for f in flags)
+    ranks = dist_info()
+    if multirun and inspect_only:
+        raise UserError("--cfg and --info show the config of one run; they cannot be combined with -m",
+                        f"drop -m (e.g. paperlab {config_name} hydra/launcher=slurm --cfg hydra -p hydra.launcher)")
     if resume is not None:
         if multirun:
             raise UserError("--resume continues one run; it cannot be combined with -m", "drop -m")
@@ -149,15 +196,18 @@ def launch(config_name: str, task_fn: Callable[[DictConfig], Any], args: list[st
         inherited = [o for o in resume_overrides(resume) if str(o).split("=", 1)[0].lstrip("+~") not in transient]
         overrides = [*inherited, *overrides, f"resume={resume}"]
     if not inspect_only:
-        probe = [o for o in overrides if not _is_sweep(o)]
-        with composed(config_name, probe) as cfg:
-            key = "sweep" if multirun else "run"
-            target = Path(str(cfg.hydra[key].dir)) if resume is None else resume
-            if resume is None and _nonempty(target):
-                raise UserError(f"output directory {target} already exists and holds a run",
-                                f"pick another hydra.{key}.dir, or continue it with: paperlab {config_name} --resume {target}")
+        key = "sweep" if multirun else "run"
+        if ranks.enabled:
+            if multirun:
+                raise UserError("a sweep (-m) cannot run inside torchrun: each of its jobs would be every rank's",
+                                "drop -m, or sweep with a launcher whose jobs start the ranks (hydra/launcher=slurm)")
+            init_distributed()
+        target = from_main(lambda: _output_dir(config_name, overrides, key, resume))
         overrides = [o for o in overrides if not o.startswith(f"hydra.{key}.dir=")] + [f"hydra.{key}.dir={target}"]
+        if not ranks.is_main:
+            overrides += ["hydra.output_subdir=null", "hydra/job_logging=rank"]
     failures: list[BaseException] = []
+    launcher_pid = os.getpid()
 
     def job(cfg: DictConfig) -> Any:
         # Hydra prints its own banner for a failed job; keep failures to ourselves and report
@@ -165,10 +215,16 @@ def launch(config_name: str, task_fn: Callable[[DictConfig], Any], args: list[st
         try:
             return task_fn(cfg)
         except Exception as err:
+            if os.getpid() != launcher_pid:
+                # a launcher's worker process (joblib, submitit): the error travels back to the
+                # sweep in Hydra's job result, which raises the first one once all jobs are done
+                raise
             failures.append(err)
             if multirun:
                 logging.getLogger("paperlab").error("job failed: %s", err)
             return None
+        finally:
+            close_distributed()
 
     _run_hydra(config_name, job, flags + overrides)
     if len(failures) == 1 and not multirun:

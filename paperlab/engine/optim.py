@@ -25,7 +25,7 @@ _PAPERLAB_KEYS = ("interval", "monitor")
 def build_optimizer(cfg: DictConfig, params: Iterable[Any]) -> torch.optim.Optimizer:
     try:
         return instantiate(cfg)(params)
-    except (InstantiationException, TypeError) as err:
+    except (InstantiationException, TypeError, ValueError) as err:  # ValueError: e.g. a negative lr
         raise UserError(f"cannot build the optimizer {cfg.get('_target_')}: {str(err).splitlines()[0]}",
                         "check the optim.* overrides") from None
 

@@ -3,7 +3,9 @@
 Epochs of optimizer steps with a progress bar (ETA, loss, throughput), evaluation, optimizers and
 schedules from config, gradient clipping, AMP on CUDA, device auto-selection, seeding, atomic
 checkpoints every N steps/epochs, exact resume, a NaN/inf guard, early stopping, and DDP
-(rank 0 writes; samplers shard by rank).
+(rank 0 writes; samplers shard by rank; metrics are reduced over ranks; all ranks agree when to
+stop, on a preemption signal or a NaN, so that none waits for a rank that left; checkpoints hold
+the bare model and every rank's RNG streams, so they resume in one process and back).
 
 Exact resume: the data order of an epoch is a function of (seed, epoch) only, every DataLoader gets
 its own generator (so creating one never draws from the global RNG), and a checkpoint stores all
@@ -42,10 +44,21 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from paperlab.console import err_console
 from paperlab.engine.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
-from paperlab.engine.distributed import DistInfo, all_reduce_sum, barrier, init_distributed
+from paperlab.engine.distributed import (
+    DistInfo,
+    all_reduce_sum,
+    barrier,
+    check_distinct_gpus,
+    dist_info,
+    gather_objects,
+    init_distributed,
+    max_over_ranks,
+    mean_over_ranks,
+    rank_gpu,
+)
 from paperlab.engine.learner import Learner
 from paperlab.engine.optim import build_optimizer, build_schedule
-from paperlab.engine.seed import derive_seed
+from paperlab.engine.seed import derive_seed, seed_everything
 from paperlab.errors import TrainingDiverged, UserError
 from paperlab.io.rundir import RunDir, versions
 
@@ -82,14 +95,15 @@ class TrainerConfig:
 
 
 def select_device(name: str, info: DistInfo) -> torch.device:
+    """This rank's device: `auto` is its GPU where there is one, else the CPU."""
     if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda", info.local_rank)
-        return torch.device("cpu")
+        return rank_gpu(info) if torch.cuda.is_available() else torch.device("cpu")
     try:
         device = torch.device(name)
     except RuntimeError:
         raise UserError(f"unknown device '{name}'", "use trainer.device=auto, cpu or cuda") from None
+    if device.type == "cuda" and device.index is None and info.enabled:
+        return rank_gpu(info)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise UserError("trainer.device=cuda but no CUDA GPU is visible", "use trainer.device=auto or cpu")
     return device
@@ -115,10 +129,18 @@ class _LossRateColumn(ProgressColumn):
 
 
 class _Stop:
-    """SIGTERM/SIGUSR1 (preemption) set a flag; the loop checkpoints and exits at the next step."""
+    """SIGTERM, SIGUSR1 and SIGUSR2 (preemption, a time limit near: SLURM's --signal, submitit's
+    USR2) set a flag; the loop checkpoints and exits at the next step."""
+
+    SIGNALS = (signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2)
 
     def __init__(self) -> None:
         self.signal: int | None = None
+
+    def agreed(self) -> int:
+        """The signal to stop for (0: none), the same on every rank, so that all ranks stop after
+        the same step (one rank may get the signal a step before another)."""
+        return max_over_ranks(self.signal or 0)
 
     @contextmanager
     def installed(self) -> Iterator[_Stop]:
@@ -127,7 +149,7 @@ class _Stop:
         if threading.current_thread() is not threading.main_thread():
             yield self
             return
-        old = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGUSR1)}
+        old = {s: signal.getsignal(s) for s in self.SIGNALS}
         for s in old:
             signal.signal(s, lambda signum, frame: setattr(self, "signal", signum))
         try:
@@ -156,8 +178,12 @@ class Trainer:
         self.optim_cfg = optim
         self.sched_cfg = sched
         self.config = OmegaConf.to_container(config, resolve=True)
-        self.device_info = init_distributed(select_device(cfg.device, DistInfo()))
-        self.device = select_device(cfg.device, self.device_info)
+        # the device first: its errors are the same on every rank, so no rank waits for another
+        self.device = select_device(cfg.device, dist_info())
+        if self.device.type == "cuda" and dist_info().enabled:
+            torch.cuda.set_device(self.device)  # NCCL works on the current device
+        self.device_info = init_distributed()
+        check_distinct_gpus(self.device)
         self.is_main = self.device_info.is_main
         self.amp_dtype = self._amp_dtype(cfg.precision)
         self.state = _State()
@@ -211,6 +237,7 @@ class Trainer:
     def _checkpoint_state(self, learner: Learner, optimizer: torch.optim.Optimizer, schedule: Any,
                           scaler: torch.amp.GradScaler | None) -> dict[str, Any]:
         s = self.state
+        rng = rng_state()
         return {
             "kind": "paperlab/train",
             "learner": self.config.get("learner"),
@@ -221,7 +248,8 @@ class Trainer:
             "scaler": scaler.state_dict() if scaler is not None else None,
             "trainer": {"epoch": s.epoch, "batch_in_epoch": s.batch_in_epoch, "step": s.step,
                         "best": s.best, "bad_evals": s.bad_evals},
-            "rng": rng_state(),
+            "rng": rng,  # rank 0's streams; every rank's in rng_by_rank under DDP
+            "rng_by_rank": gather_objects(rng) if self.device_info.enabled else None,
             "config": self.config,
             "extras": learner.checkpoint_extras(),
             "versions": versions(),
@@ -232,7 +260,7 @@ class Trainer:
             save_checkpoint(self.run.checkpoints / name, state)
 
     def _resume(self, learner: Learner, optimizer: torch.optim.Optimizer, schedule: Any,
-                scaler: torch.amp.GradScaler | None) -> dict[str, Any]:
+                scaler: torch.amp.GradScaler | None) -> dict[str, Any] | None:
         path = self.run.checkpoints / "last.pt"
         if not path.is_file():
             raise UserError(f"{self.run.path} has no checkpoint to resume from (checkpoints/last.pt is missing)",
@@ -253,8 +281,18 @@ class Trainer:
         self.state = _State(epoch=t["epoch"], batch_in_epoch=t["batch_in_epoch"], step=t["step"],
                             best=t["best"], bad_evals=t["bad_evals"])
         self.run.truncate_metrics(self.state.step)
-        log.info("resumed from %s at epoch %d, step %d", path, self.state.epoch + 1, self.state.step)
-        return ckpt["rng"]
+        if self.is_main:
+            log.info("resumed from %s at epoch %d, step %d", path, self.state.epoch + 1, self.state.step)
+        return self._rank_rng(ckpt)
+
+    def _rank_rng(self, ckpt: dict[str, Any]) -> dict[str, Any] | None:
+        """This rank's RNG streams in a checkpoint: its own when the world size is unchanged, rank
+        0's for rank 0 of any run (so a DDP checkpoint resumes in one process and back), else None."""
+        streams = ckpt.get("rng_by_rank") or [ckpt["rng"]]
+        info = self.device_info
+        if len(streams) == info.world_size:
+            return streams[info.rank]
+        return streams[0] if info.is_main else None
 
     # -- evaluation -----------------------------------------------------------------------------
     @torch.no_grad()
@@ -309,6 +347,8 @@ class Trainer:
         t_start = time.perf_counter()
         if rng is not None:
             set_rng_state(rng)  # last: everything above may draw random numbers
+        elif resume:  # a rank the checkpoint has no streams for: fresh ones, not the first steps' again
+            seed_everything(derive_seed(self.seed, self.device_info.rank, s.step))
 
         with self._progress() as progress, stop.installed():
             epochs_task = progress.add_task("epochs", total=cfg.max_epochs, completed=s.epoch)
@@ -325,7 +365,7 @@ class Trainer:
                     batch = to_device(batch, self.device)
                     with self._autocast():
                         loss, logs = learner.training_step(model, batch)
-                    if not torch.isfinite(loss):
+                    if self._nonfinite(loss):
                         self._diverged(loss, s)
                     optimizer.zero_grad(set_to_none=True)
                     (scaler.scale(loss) if scaler else loss).backward()
@@ -351,11 +391,12 @@ class Trainer:
                     epoch_steps += 1
                     if s.step % cfg.log_every_n_steps == 0 or s.batch_in_epoch == steps_per_epoch:
                         dt = time.perf_counter() - t_window
-                        mean_loss = (window_loss / window_steps).item()
+                        means = mean_over_ranks({"train/loss": window_loss / window_steps,
+                                                 **{f"train/{k}": v for k, v in logs.items()}})
+                        mean_loss = means.pop("train/loss")
                         rate = window_items * self.device_info.world_size / max(dt, 1e-9)
                         record = {"step": s.step, "epoch": s.epoch + 1, "train/loss": mean_loss,
-                                  "lr": optimizer.param_groups[0]["lr"], "train/items_per_s": rate}
-                        record.update({f"train/{k}": float(v) for k, v in logs.items()})
+                                  "lr": optimizer.param_groups[0]["lr"], "train/items_per_s": rate, **means}
                         run.log_metrics(record)
                         progress.update(batches_task, loss=mean_loss, rate=rate)
                         window_loss.zero_()
@@ -365,8 +406,9 @@ class Trainer:
                         self._save("last.pt", self._checkpoint_state(learner, optimizer, schedule, scaler))
                     if fault_step and s.step == fault_step:
                         os.kill(os.getpid(), signal.SIGKILL)
-                    if stop.signal is not None:
-                        return self._preempted(learner, optimizer, schedule, scaler, stop.signal)
+                    signum = stop.agreed()
+                    if signum:
+                        return self._preempted(learner, optimizer, schedule, scaler, signum)
                 progress.remove_task(batches_task)
                 if s.batch_in_epoch < steps_per_epoch and not self._done(s):
                     break  # the loader ran dry early (should not happen)
@@ -375,7 +417,7 @@ class Trainer:
                 s.batch_in_epoch = 0
                 record: dict[str, Any] = {"step": s.step, "epoch": s.epoch}
                 if epoch_steps:
-                    record["train/loss_epoch"] = (epoch_loss / epoch_steps).item()
+                    record.update(mean_over_ranks({"train/loss_epoch": epoch_loss / epoch_steps}))
                 last_epoch = s.epoch == cfg.max_epochs or self._done(s)
                 if s.epoch % cfg.val_every_n_epochs == 0 or last_epoch:
                     record.update(self.evaluate(learner, "val", splits["val"], progress))
@@ -424,8 +466,8 @@ class Trainer:
         s = self.state
         results: dict[str, Any] = {"epochs": s.epoch, "steps": s.step, f"best_{monitor}": s.best}
         best = self.run.checkpoints / "best.pt"
+        barrier()  # rank 0 may still be writing best.pt
         if self.cfg.test_with == "best" and best.is_file():
-            barrier()
             learner.model.load_state_dict(load_checkpoint(best, map_location=self.device)["model"])
         for split in ("val", "test"):
             if split in splits:
@@ -435,20 +477,27 @@ class Trainer:
                               **{k: v for k, v in results.items() if "/" in k and not k.startswith("best_")}})
         return results
 
+    def _nonfinite(self, loss: torch.Tensor) -> bool:
+        """A NaN/inf loss here, or under DDP on any rank (so that all ranks stop together)."""
+        bad = not torch.isfinite(loss)
+        return bool(max_over_ranks(int(bad))) if self.device_info.enabled else bad
+
     def _diverged(self, loss: torch.Tensor, s: _State) -> None:
         last = self.run.checkpoints / "last.pt"
         kept = f"the last good checkpoint is {last}" if last.is_file() else "no checkpoint was written yet"
         self.run.finish(status="diverged")
+        value = loss.item() if not torch.isfinite(loss) else "nan/inf on another rank"
         raise TrainingDiverged(
-            f"the loss became {loss.item()} at step {s.step + 1} (epoch {s.epoch + 1}); training stopped and {kept}",
+            f"the loss became {value} at step {s.step + 1} (epoch {s.epoch + 1}); training stopped and {kept}",
             "lower optim.lr or set trainer.gradient_clip_val, then start again or --resume",
         )
 
     def _preempted(self, learner: Learner, optimizer: Any, schedule: Any, scaler: Any, signum: int) -> dict[str, Any]:
         self._save("last.pt", self._checkpoint_state(learner, optimizer, schedule, scaler))
         name = signal.Signals(signum).name
-        log.warning("%s received: checkpoint written at step %d; continue with --resume %s", name,
-                    self.state.step, self.run.path)
+        if self.is_main:
+            log.warning("%s received: checkpoint written at step %d; continue with --resume %s", name,
+                        self.state.step, self.run.path)
         return {"interrupted": name, "steps": self.state.step, "epochs": self.state.epoch}
 
     def _log_epoch(self, record: dict[str, Any]) -> None:

@@ -1,10 +1,16 @@
 """`paperlab train`: fit any registered learner (classifier, handwriting, character LM, VQA, ...)
-with the shared engine, in a run directory (design.md, "A run")."""
+with the shared engine, in a run directory (design.md, "A run").
+
+The same entry serves one process, every rank of `torchrun` (rank 0 writes the run directory) and
+a job of Hydra's submitit launcher (SLURM): there a job's tasks become DDP ranks, and a job
+stopped by a preemption signal checkpoints, is requeued by submitit and resumes by itself
+(paperlab/engine/cluster.py)."""
 
 from __future__ import annotations
 
 import logging
 import resource
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +18,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from paperlab.config import to_dataclass
+from paperlab.engine import cluster
 from paperlab.engine.distributed import dist_info
 from paperlab.engine.seed import seed_everything
 from paperlab.engine.trainer import Trainer, TrainerConfig
@@ -32,15 +39,19 @@ def run(cfg: DictConfig, run_dir: str | Path | None = None, learner: Learner | N
         resume: bool | None = None) -> dict[str, Any]:
     """Train as `cfg` says, writing into `run_dir` (default: Hydra's run directory).
 
-    `learner` (default: built from cfg.learner) and `resume` (default: cfg.resume is set) let other
+    `learner` (default: built from cfg.learner) and `resume` (default: cfg.resume is set, or a requeued cluster job) let other
     tasks train a stage of theirs with the engine (e.g. the CNN of `paperlab zsl`)."""
     overrides: list[str] = []
     if run_dir is None:
         run_dir, overrides = _hydra_run_dir()
     info = dist_info()
-    resume = bool(cfg.get("resume")) if resume is None else resume
+    if resume is None:
+        resume = bool(cfg.get("resume")) or cluster.requeued(run_dir)
     run = RunDir.start(run_dir, task="train", name=str(cfg.name), overrides=overrides, resume=resume,
                        writer=info.is_main)
+    facts = cluster.job_facts()
+    if facts:
+        run.update(**facts)
     try:
         seed_everything(int(cfg.seed) + info.rank, bool(cfg.trainer.deterministic))
         learner = LEARNERS.get(str(cfg.learner))(cfg) if learner is None else learner
@@ -65,7 +76,22 @@ def run(cfg: DictConfig, run_dir: str | Path | None = None, learner: Learner | N
         raise
 
 
+def _quiet_rank() -> None:
+    """Ranks other than 0 write no log file and show warnings only: rank 0 logs the run. (Under
+    torchrun, paperlab.launch already gave them conf/hydra/job_logging/rank.yaml.)"""
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if isinstance(h, logging.FileHandler)]:
+        root.removeHandler(handler)
+        handler.close()
+    root.setLevel(logging.WARNING)
+
+
 def main(cfg: DictConfig) -> None:
+    cluster.export_torch_env()  # a SLURM job's tasks become DDP ranks
+    if not dist_info().is_main:
+        _quiet_rank()
     results = run(cfg)
+    if "interrupted" in results:
+        cluster.requeue(signal.Signals[results["interrupted"]])  # under submitit: requeue the job
     if dist_info().is_main:
         print_results(results, title=f"train {cfg.name}: {HydraConfig.get().runtime.output_dir}")
