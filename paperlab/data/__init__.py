@@ -22,5 +22,15 @@ def build_data(cfg: DictConfig) -> Any:
 
 # Importing a family's module registers its datasets (timm-style).
 from paperlab.data import (  # noqa: E402, F401
-    awa2, cifar, cub, easy_vqa, imagenet, mnist, sort_of_clevr, text, vqa, zsl_fashion, zsl_shapes,
+    awa2,
+    cifar,
+    cub,
+    easy_vqa,
+    imagenet,
+    mnist,
+    sort_of_clevr,
+    text,
+    vqa,
+    zsl_fashion,
+    zsl_shapes,
 )
