@@ -94,6 +94,69 @@ def sample_text(
     overrides = [f"{k}={json.dumps(v)}" for k, v in given.items() if v is not None]
     launch("sample_text", task.main, ctx.args + overrides)
 
+@app.command(context_settings=PASSTHROUGH, epilog="""
+**Examples**
+
+    paperlab zsl                                               # NIWT + ALE on Shapes ZSL (embedded), ~11 min on 2 busy cores
+
+    paperlab zsl zsl.knowledge=[attributes] zsl.lam=0.01       # attributes only, a fixed lambda
+
+    paperlab zsl --resume outputs/zsl/niwt_zsl_shapes/2026-11-25_10-00-00 --redo transfer zsl.lambdas=[0,0.1]
+
+    paperlab zsl data=zsl_fashion                              # Fashion-MNIST with hand-written clothing attributes
+
+    paperlab zsl experiment=niwt_awa2 data.root=/datasets/AWA2 data.splits_dir=/datasets/xlsa17/data/AWA2
+""")
+def zsl(
+    ctx: typer.Context,
+    resume: Path = typer.Option(None, "--resume", metavar="RUN_DIR",
+                                help="Continue the run in RUN_DIR: finished stages are reused."),
+    redo: list[str] = typer.Option(None, "--redo", metavar="STAGE",
+                                   help="Recompute STAGE and every later one (cnn, knowledge, features, importances, "
+                                        "map, transfer, ale, evaluate, explain); repeatable."),
+) -> None:
+    """NIWT zero-shot learning (Selvaraju et al. 2018): train a CNN on the seen classes, map domain
+    knowledge to neuron importances, learn unseen-class weights, evaluate GZSL (U, S, H) against
+    ALE, explain unseen decisions with Grad-CAM. Extra arguments are Hydra overrides."""
+    from paperlab.launch import launch
+    from paperlab.tasks import zsl as task
+
+    overrides = [f"zsl.redo=[{','.join(redo)}]"] if redo else []
+    launch("zsl", task.main, ctx.args + overrides, resume=resume, transient=("zsl.redo",))
+
+
+@app.command(context_settings=PASSTHROUGH, epilog="""
+**Examples**
+
+    paperlab gradcam outputs/zsl/niwt_zsl_shapes/2026-11-25_10-00-00 outputs/zsl/niwt_zsl_shapes/2026-11-25_10-00-00/examples/*.png
+
+    paperlab gradcam outputs/train/zfnet_fashion_mnist/2026-11-25_10-00-00 shoe.png --layer conv4 --target Sneaker
+
+    paperlab gradcam RUN_DIR a.png b.png gradcam.alpha=0.4     # Hydra overrides may follow the images
+""")
+def gradcam(
+    ctx: typer.Context,
+    where: str = typer.Argument(..., metavar="RUN_DIR", help="A run directory, a checkpoint .pt or a shipped model."),
+    images: list[str] = typer.Argument(None, metavar="IMAGES...", help="Image files (PNG, JPEG, ...)."),
+    layer: str = typer.Option("last", "--layer", help="Conv layer: last, conv1..convN, or a module name."),
+    target: str = typer.Option(None, "--target", help="Class to explain (name or index); default: the prediction."),
+) -> None:
+    """Grad-CAM (Selvaraju et al. 2017) of a trained classifier on image files: overlays (PNG) and
+    maps (HDF5) in a run directory."""
+    import json
+
+    from paperlab.launch import launch
+    from paperlab.tasks import gradcam as task
+
+    # Typer gives every positional after RUN_DIR to IMAGES; key=value ones are Hydra overrides
+    files = [i for i in images or [] if "=" not in i]
+    extra = [i for i in images or [] if "=" in i]
+    overrides = [f"gradcam.checkpoint={json.dumps(where)}", f"gradcam.images={json.dumps(files)}",
+                 f"gradcam.layer={json.dumps(layer)}"]
+    if target is not None:
+        overrides.append(f"gradcam.target={json.dumps(target)}")
+    launch("gradcam", task.main, ctx.args + extra + overrides)
+
 
 @app.command("list", epilog="""
 **Examples**

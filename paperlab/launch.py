@@ -177,8 +177,11 @@ def _output_dir(config_name: str, overrides: list[str], key: str, resume: Path |
 
 
 def launch(config_name: str, task_fn: Callable[[DictConfig], Any], args: list[str],
-           resume: Path | None = None) -> None:
-    """Run `task_fn` under Hydra with the command line's overrides and flags."""
+           resume: Path | None = None, transient: tuple[str, ...] = ()) -> None:
+    """Run `task_fn` under Hydra with the command line's overrides and flags.
+
+    `transient`: config keys that a resumed run does not inherit from its earlier command
+    (one-off requests such as `paperlab zsl --redo`)."""
     flags, overrides = split_args(list(args))
     multirun = "-m" in flags or "--multirun" in flags
     inspect_only = any(f in _INSPECT for f in flags)
@@ -190,7 +193,8 @@ def launch(config_name: str, task_fn: Callable[[DictConfig], Any], args: list[st
         if multirun:
             raise UserError("--resume continues one run; it cannot be combined with -m", "drop -m")
         resume = resume.resolve()
-        overrides = [*resume_overrides(resume), *overrides, f"resume={resume}"]
+        inherited = [o for o in resume_overrides(resume) if str(o).split("=", 1)[0].lstrip("+~") not in transient]
+        overrides = [*inherited, *overrides, f"resume={resume}"]
     if not inspect_only:
         key = "sweep" if multirun else "run"
         if ranks.enabled:

@@ -279,7 +279,10 @@ def test_a_submitit_job_of_several_tasks_becomes_ddp_ranks(monkeypatch: pytest.M
            "SUBMITIT_LOCAL_JOB_NUM_NODES": "1", "SUBMITIT_LOCAL_NODEID": "0", "SUBMITIT_LOCAL_GLOBALID": "1",
            "SUBMITIT_LOCAL_LOCALID": "1"}
     for key in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"):
-        monkeypatch.delenv(key, raising=False)  # restored (removed) after the test
+        # setenv first: monkeypatch only restores a variable it has seen, and export_torch_env() below
+        # sets these; left behind they make every later CLI subprocess wait for a torchrun rendezvous
+        monkeypatch.setenv(key, "")
+        monkeypatch.delenv(key)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     cluster.export_torch_env()

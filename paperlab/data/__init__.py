@@ -21,4 +21,17 @@ def build_data(cfg: DictConfig) -> Any:
 
 
 # Importing a family's module registers its datasets (timm-style).
-from paperlab.data import captions, cifar, easy_vqa, imagenet, mnist, sort_of_clevr, text, vqa  # noqa: E402, F401
+from paperlab.data import (  # noqa: E402, F401
+    awa2,
+    captions,
+    cifar,
+    cub,
+    easy_vqa,
+    imagenet,
+    mnist,
+    sort_of_clevr,
+    text,
+    vqa,
+    zsl_fashion,
+    zsl_shapes,
+)

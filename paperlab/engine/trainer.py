@@ -19,6 +19,7 @@ import logging
 import math
 import os
 import signal
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
@@ -57,7 +58,7 @@ from paperlab.engine.distributed import (
     rank_gpu,
 )
 from paperlab.engine.learner import Learner
-from paperlab.engine.optim import build_optimizer, build_schedule
+from paperlab.engine.optim import Schedule, build_optimizer, build_schedule
 from paperlab.engine.seed import derive_seed, seed_everything
 from paperlab.errors import TrainingDiverged, UserError
 from paperlab.io.rundir import RunDir, versions
@@ -135,17 +136,17 @@ class _Stop:
     SIGNALS = (signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2)
 
     def __init__(self) -> None:
-        self.signal: int | None = None
+        self.signal: int | None = None  # received by this process
+        self.decided = 0  # agreed by all ranks: stop after the current step
 
     def agreed(self) -> int:
         """The signal to stop for (0: none), the same on every rank, so that all ranks stop after
         the same step (one rank may get the signal a step before another)."""
-        return max_over_ranks(self.signal or 0)
+        self.decided = max_over_ranks(self.signal or 0)
+        return self.decided
 
     @contextmanager
     def installed(self) -> Iterator[_Stop]:
-        import threading
-
         if threading.current_thread() is not threading.main_thread():
             yield self
             return
@@ -167,6 +168,35 @@ class _State:
     best: float | None = None
     bad_evals: int = 0
     stopped_early: bool = False
+
+
+@dataclass
+class _Fit:
+    """The moving parts of one `fit`: what checkpoints save and every piece of the loop uses."""
+
+    learner: Learner
+    model: nn.Module  # learner.model, or its DistributedDataParallel wrapper
+    splits: dict[str, Dataset]
+    optimizer: torch.optim.Optimizer
+    schedule: Schedule
+    scaler: torch.amp.GradScaler | None
+    steps_per_epoch: int
+    monitor: str
+    mode: str
+
+
+class _Window:
+    """Loss and throughput over the steps since the last log record (sums stay on the device)."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.loss = torch.zeros((), device=device)
+        self.items = self.steps = 0
+        self.t0 = time.perf_counter()
+
+    def add(self, loss: torch.Tensor, items: int) -> None:
+        self.loss += loss.detach()
+        self.items += items
+        self.steps += 1
 
 
 class Trainer:
@@ -234,24 +264,23 @@ class Trainer:
         return steps
 
     # -- checkpoints ----------------------------------------------------------------------------
-    def _checkpoint_state(self, learner: Learner, optimizer: torch.optim.Optimizer, schedule: Any,
-                          scaler: torch.amp.GradScaler | None) -> dict[str, Any]:
+    def _checkpoint_state(self, f: _Fit) -> dict[str, Any]:
         s = self.state
         rng = rng_state()
         return {
             "kind": "paperlab/train",
             "learner": self.config.get("learner"),
-            "model": learner.model.state_dict(),
-            "learner_state": learner.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "scheduler": schedule.scheduler.state_dict() if schedule.scheduler is not None else None,
-            "scaler": scaler.state_dict() if scaler is not None else None,
+            "model": f.learner.model.state_dict(),
+            "learner_state": f.learner.state_dict(),
+            "optimizer": f.optimizer.state_dict(),
+            "scheduler": f.schedule.scheduler.state_dict() if f.schedule.scheduler is not None else None,
+            "scaler": f.scaler.state_dict() if f.scaler is not None else None,
             "trainer": {"epoch": s.epoch, "batch_in_epoch": s.batch_in_epoch, "step": s.step,
                         "best": s.best, "bad_evals": s.bad_evals},
             "rng": rng,  # rank 0's streams; every rank's in rng_by_rank under DDP
             "rng_by_rank": gather_objects(rng) if self.device_info.enabled else None,
             "config": self.config,
-            "extras": learner.checkpoint_extras(),
+            "extras": f.learner.checkpoint_extras(),
             "versions": versions(),
         }
 
@@ -259,24 +288,23 @@ class Trainer:
         if self.is_main:
             save_checkpoint(self.run.checkpoints / name, state)
 
-    def _resume(self, learner: Learner, optimizer: torch.optim.Optimizer, schedule: Any,
-                scaler: torch.amp.GradScaler | None) -> dict[str, Any] | None:
+    def _resume(self, f: _Fit) -> dict[str, Any] | None:
         path = self.run.checkpoints / "last.pt"
         if not path.is_file():
             raise UserError(f"{self.run.path} has no checkpoint to resume from (checkpoints/last.pt is missing)",
                             "start a new run instead of --resume")
         ckpt = load_checkpoint(path, map_location=self.device)
         try:
-            learner.model.load_state_dict(ckpt["model"])
+            f.learner.model.load_state_dict(ckpt["model"])
         except RuntimeError as err:
             raise UserError(f"{path} does not fit this model ({str(err).splitlines()[0]})",
                             "resume with the run's own config (no model overrides)") from None
-        learner.load_state_dict(ckpt.get("learner_state") or {})
-        optimizer.load_state_dict(ckpt["optimizer"])
-        if schedule.scheduler is not None and ckpt.get("scheduler") is not None:
-            schedule.scheduler.load_state_dict(ckpt["scheduler"])
-        if scaler is not None and ckpt.get("scaler") is not None:
-            scaler.load_state_dict(ckpt["scaler"])
+        f.learner.load_state_dict(ckpt.get("learner_state") or {})
+        f.optimizer.load_state_dict(ckpt["optimizer"])
+        if f.schedule.scheduler is not None and ckpt.get("scheduler") is not None:
+            f.schedule.scheduler.load_state_dict(ckpt["scheduler"])
+        if f.scaler is not None and ckpt.get("scaler") is not None:
+            f.scaler.load_state_dict(ckpt["scaler"])
         t = ckpt["trainer"]
         self.state = _State(epoch=t["epoch"], batch_in_epoch=t["batch_in_epoch"], step=t["step"],
                             best=t["best"], bad_evals=t["bad_evals"])
@@ -321,7 +349,34 @@ class Trainer:
 
     # -- the loop -------------------------------------------------------------------------------
     def fit(self, learner: Learner, resume: bool = False) -> dict[str, Any]:
-        cfg, run = self.cfg, self.run
+        """Train, evaluate every `val_every_n_epochs`, score the test split; the headline results."""
+        f = self._setup(learner)
+        rng = self._resume(f) if resume else None
+        self.run.update(device=str(self.device) if self.device.type != "cuda" else
+                        f"{self.device} ({torch.cuda.get_device_name(self.device)})",
+                        world_size=self.device_info.world_size)
+        t_start = time.perf_counter()
+        if rng is not None:
+            set_rng_state(rng)  # last: everything above may draw random numbers
+        elif resume:  # a rank the checkpoint has no streams for: fresh ones, not the first steps' again
+            seed_everything(derive_seed(self.seed, self.device_info.rank, self.state.step))
+
+        stop = _Stop()
+        with self._progress() as progress, stop.installed():
+            epochs_task = progress.add_task("epochs", total=self.cfg.max_epochs, completed=self.state.epoch)
+            while self.state.epoch < self.cfg.max_epochs and not self._done():
+                epoch_loss = self._train_epoch(f, progress, stop)
+                if stop.decided:
+                    return self._preempted(f, stop.decided)
+                self._end_epoch(f, progress, epoch_loss)
+                progress.update(epochs_task, completed=self.state.epoch)
+
+        results = self._final_results(f)
+        results["train_time_s"] = round(time.perf_counter() - t_start, 1)
+        barrier()
+        return results
+
+    def _setup(self, learner: Learner) -> _Fit:
         splits = learner.datasets()
         for required in ("train", "val"):
             if required not in splits:
@@ -333,117 +388,110 @@ class Trainer:
             model = nn.parallel.DistributedDataParallel(learner.model, device_ids=ids)
         optimizer = build_optimizer(self.optim_cfg, learner.param_groups())
         steps_per_epoch = self._steps_per_epoch(len(splits["train"]))
-        schedule = build_schedule(self.sched_cfg, optimizer, steps_per_epoch, cfg.max_epochs)
-        scaler = torch.amp.GradScaler(self.device.type) if self.amp_dtype == torch.float16 else None
-        monitor = cfg.monitor or learner.monitor
-        mode = cfg.monitor_mode or learner.monitor_mode
-        rng = self._resume(learner, optimizer, schedule, scaler) if resume else None
-        run.update(device=str(self.device) if self.device.type != "cuda" else
-                   f"{self.device} ({torch.cuda.get_device_name(self.device)})",
-                   world_size=self.device_info.world_size)
+        return _Fit(
+            learner=learner, model=model, splits=splits, optimizer=optimizer,
+            schedule=build_schedule(self.sched_cfg, optimizer, steps_per_epoch, self.cfg.max_epochs),
+            scaler=torch.amp.GradScaler(self.device.type) if self.amp_dtype == torch.float16 else None,
+            steps_per_epoch=steps_per_epoch, monitor=self.cfg.monitor or learner.monitor,
+            mode=self.cfg.monitor_mode or learner.monitor_mode,
+        )
+
+    def _optimizer_step(self, f: _Fit, batch: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Forward, NaN/inf guard, backward, clipping, optimizer and schedule step."""
+        with self._autocast():
+            loss, logs = f.learner.training_step(f.model, batch)
+        if self._nonfinite(loss):
+            self._diverged(loss)
+        f.optimizer.zero_grad(set_to_none=True)
+        (f.scaler.scale(loss) if f.scaler else loss).backward()
+        if f.scaler:
+            f.scaler.unscale_(f.optimizer)
+        f.learner.on_after_backward(f.model)
+        if self.cfg.gradient_clip_val:
+            torch.nn.utils.clip_grad_norm_(f.learner.model.parameters(), self.cfg.gradient_clip_val)
+        if f.scaler:
+            f.scaler.step(f.optimizer)
+            f.scaler.update()
+        else:
+            f.optimizer.step()
+        f.learner.on_after_optimizer_step()
+        f.schedule.step("step")
+        return loss, logs
+
+    def _train_epoch(self, f: _Fit, progress: Progress, stop: _Stop) -> torch.Tensor | None:
+        """The rest of the current epoch (from `batch_in_epoch` on, after a resume); returns the
+        mean training loss over the batches run, or None if none ran."""
+        s, cfg = self.state, self.cfg
         fault_step = int(os.environ.get(_FAULT_STEP_ENV, 0))
-        stop = _Stop()
+        loader = self.loader(f.learner, "train", f.splits["train"], s.epoch, skip=s.batch_in_epoch)
+        task = progress.add_task(f"epoch {s.epoch + 1}", total=f.steps_per_epoch, completed=s.batch_in_epoch,
+                                 loss=float("nan"), rate=0.0)
+        f.model.train()
+        window, epoch = _Window(self.device), _Window(self.device)
+        for batch in loader:
+            if s.batch_in_epoch >= f.steps_per_epoch or self._done():
+                break
+            batch = to_device(batch, self.device)
+            loss, logs = self._optimizer_step(f, batch)
+            s.step += 1
+            s.batch_in_epoch += 1
+            n = f.learner.batch_size(batch)
+            window.add(loss, n)
+            epoch.add(loss, n)
+            if s.step % cfg.log_every_n_steps == 0 or s.batch_in_epoch == f.steps_per_epoch:
+                self._log_window(f, window, logs, progress, task)
+                window = _Window(self.device)
+            progress.update(task, completed=s.batch_in_epoch)
+            if cfg.checkpoint_every_n_steps and s.step % cfg.checkpoint_every_n_steps == 0:
+                self._save("last.pt", self._checkpoint_state(f))
+            if fault_step and s.step == fault_step:
+                os.kill(os.getpid(), signal.SIGKILL)
+            if stop.agreed():
+                break
+        progress.remove_task(task)
+        return epoch.loss / epoch.steps if epoch.steps else None
+
+    def _log_window(self, f: _Fit, window: _Window, logs: dict[str, torch.Tensor], progress: Progress,
+                    task: Any) -> None:
         s = self.state
-        t_start = time.perf_counter()
-        if rng is not None:
-            set_rng_state(rng)  # last: everything above may draw random numbers
-        elif resume:  # a rank the checkpoint has no streams for: fresh ones, not the first steps' again
-            seed_everything(derive_seed(self.seed, self.device_info.rank, s.step))
+        dt = time.perf_counter() - window.t0
+        means = mean_over_ranks({"train/loss": window.loss / window.steps,
+                                 **{f"train/{k}": v for k, v in logs.items()}})
+        mean_loss = means.pop("train/loss")
+        rate = window.items * self.device_info.world_size / max(dt, 1e-9)
+        self.run.log_metrics({"step": s.step, "epoch": s.epoch + 1, "train/loss": mean_loss,
+                              "lr": f.optimizer.param_groups[0]["lr"], "train/items_per_s": rate, **means})
+        progress.update(task, loss=mean_loss, rate=rate)
 
-        with self._progress() as progress, stop.installed():
-            epochs_task = progress.add_task("epochs", total=cfg.max_epochs, completed=s.epoch)
-            while s.epoch < cfg.max_epochs and not self._done(s):
-                loader = self.loader(learner, "train", splits["train"], s.epoch, skip=s.batch_in_epoch)
-                batches_task = progress.add_task(f"epoch {s.epoch + 1}", total=steps_per_epoch,
-                                                 completed=s.batch_in_epoch, loss=float("nan"), rate=0.0)
-                model.train()
-                window_loss, window_items, window_steps, t_window = torch.zeros((), device=self.device), 0, 0, time.perf_counter()
-                epoch_loss, epoch_steps = torch.zeros((), device=self.device), 0
-                for batch in loader:
-                    if s.batch_in_epoch >= steps_per_epoch or self._done(s):
-                        break
-                    batch = to_device(batch, self.device)
-                    with self._autocast():
-                        loss, logs = learner.training_step(model, batch)
-                    if self._nonfinite(loss):
-                        self._diverged(loss, s)
-                    optimizer.zero_grad(set_to_none=True)
-                    (scaler.scale(loss) if scaler else loss).backward()
-                    if scaler:
-                        scaler.unscale_(optimizer)
-                    learner.on_after_backward(model)
-                    if cfg.gradient_clip_val:
-                        torch.nn.utils.clip_grad_norm_(learner.model.parameters(), cfg.gradient_clip_val)
-                    if scaler:
-                        scaler.step(optimizer)
-                        scaler.update()
-                    else:
-                        optimizer.step()
-                    learner.on_after_optimizer_step()
-                    schedule.step("step")
-                    s.step += 1
-                    s.batch_in_epoch += 1
-                    n = learner.batch_size(batch)
-                    window_loss += loss.detach()
-                    epoch_loss += loss.detach()
-                    window_items += n
-                    window_steps += 1
-                    epoch_steps += 1
-                    if s.step % cfg.log_every_n_steps == 0 or s.batch_in_epoch == steps_per_epoch:
-                        dt = time.perf_counter() - t_window
-                        means = mean_over_ranks({"train/loss": window_loss / window_steps,
-                                                 **{f"train/{k}": v for k, v in logs.items()}})
-                        mean_loss = means.pop("train/loss")
-                        rate = window_items * self.device_info.world_size / max(dt, 1e-9)
-                        record = {"step": s.step, "epoch": s.epoch + 1, "train/loss": mean_loss,
-                                  "lr": optimizer.param_groups[0]["lr"], "train/items_per_s": rate, **means}
-                        run.log_metrics(record)
-                        progress.update(batches_task, loss=mean_loss, rate=rate)
-                        window_loss.zero_()
-                        window_items, window_steps, t_window = 0, 0, time.perf_counter()
-                    progress.update(batches_task, completed=s.batch_in_epoch)
-                    if cfg.checkpoint_every_n_steps and s.step % cfg.checkpoint_every_n_steps == 0:
-                        self._save("last.pt", self._checkpoint_state(learner, optimizer, schedule, scaler))
-                    if fault_step and s.step == fault_step:
-                        os.kill(os.getpid(), signal.SIGKILL)
-                    signum = stop.agreed()
-                    if signum:
-                        return self._preempted(learner, optimizer, schedule, scaler, signum)
-                progress.remove_task(batches_task)
-                if s.batch_in_epoch < steps_per_epoch and not self._done(s):
-                    break  # the loader ran dry early (should not happen)
-                # -- end of epoch -------------------------------------------------------------
-                s.epoch += 1
-                s.batch_in_epoch = 0
-                record: dict[str, Any] = {"step": s.step, "epoch": s.epoch}
-                if epoch_steps:
-                    record.update(mean_over_ranks({"train/loss_epoch": epoch_loss / epoch_steps}))
-                last_epoch = s.epoch == cfg.max_epochs or self._done(s)
-                if s.epoch % cfg.val_every_n_epochs == 0 or last_epoch:
-                    record.update(self.evaluate(learner, "val", splits["val"], progress))
-                    schedule.step("epoch", record)
-                    if self._improved(record, monitor, mode):
-                        self._save("best.pt", self._checkpoint_state(learner, optimizer, schedule, scaler))
-                else:
-                    schedule.step("epoch", None)
-                run.log_metrics(record)
-                self._log_epoch(record)
-                learner.on_epoch_end(s.epoch, run.figures if self.is_main else None)
-                if s.epoch in cfg.snapshot_epochs:
-                    self._save(f"snapshots/epoch_{s.epoch:03d}.pt",
-                               {"model": learner.model.state_dict(), "epoch": s.epoch, "step": s.step,
-                                "config": self.config, "extras": learner.checkpoint_extras()})
-                if s.epoch % cfg.checkpoint_every_n_epochs == 0 or last_epoch:
-                    self._save("last.pt", self._checkpoint_state(learner, optimizer, schedule, scaler))
-                progress.update(epochs_task, completed=s.epoch)
-
-        results = self._final_results(learner, splits, monitor)
-        results["train_time_s"] = round(time.perf_counter() - t_start, 1)
-        barrier()
-        return results
+    def _end_epoch(self, f: _Fit, progress: Progress, epoch_loss: torch.Tensor | None) -> None:
+        """Evaluate, track the best model, log, snapshot and checkpoint at the end of an epoch."""
+        s, cfg = self.state, self.cfg
+        s.epoch += 1
+        s.batch_in_epoch = 0
+        record: dict[str, Any] = {"step": s.step, "epoch": s.epoch}
+        if epoch_loss is not None:
+            record.update(mean_over_ranks({"train/loss_epoch": epoch_loss}))
+        last_epoch = s.epoch == cfg.max_epochs or self._done()
+        if s.epoch % cfg.val_every_n_epochs == 0 or last_epoch:
+            record.update(self.evaluate(f.learner, "val", f.splits["val"], progress))
+            f.schedule.step("epoch", record)
+            if self._improved(record, f.monitor, f.mode):
+                self._save("best.pt", self._checkpoint_state(f))
+        else:
+            f.schedule.step("epoch", None)
+        self.run.log_metrics(record)
+        self._log_epoch(record)
+        f.learner.on_epoch_end(s.epoch, self.run.figures if self.is_main else None)
+        if s.epoch in cfg.snapshot_epochs:
+            self._save(f"snapshots/epoch_{s.epoch:03d}.pt",
+                       {"model": f.learner.model.state_dict(), "epoch": s.epoch, "step": s.step,
+                        "config": self.config, "extras": f.learner.checkpoint_extras()})
+        if s.epoch % cfg.checkpoint_every_n_epochs == 0 or last_epoch:
+            self._save("last.pt", self._checkpoint_state(f))
 
     # -- pieces of the loop ---------------------------------------------------------------------
-    def _done(self, s: _State) -> bool:
+    def _done(self) -> bool:
+        s = self.state
         return s.stopped_early or (self.cfg.max_steps is not None and s.step >= self.cfg.max_steps)
 
     def _improved(self, record: dict[str, Any], monitor: str, mode: str) -> bool:
@@ -462,9 +510,9 @@ class Trainer:
             log.info("early stopping: %s has not improved for %d evaluations", monitor, s.bad_evals)
         return False
 
-    def _final_results(self, learner: Learner, splits: dict[str, Dataset], monitor: str) -> dict[str, Any]:
-        s = self.state
-        results: dict[str, Any] = {"epochs": s.epoch, "steps": s.step, f"best_{monitor}": s.best}
+    def _final_results(self, f: _Fit) -> dict[str, Any]:
+        s, learner, splits = self.state, f.learner, f.splits
+        results: dict[str, Any] = {"epochs": s.epoch, "steps": s.step, f"best_{f.monitor}": s.best}
         best = self.run.checkpoints / "best.pt"
         barrier()  # rank 0 may still be writing best.pt
         if self.cfg.test_with == "best" and best.is_file():
@@ -482,7 +530,8 @@ class Trainer:
         bad = not torch.isfinite(loss)
         return bool(max_over_ranks(int(bad))) if self.device_info.enabled else bad
 
-    def _diverged(self, loss: torch.Tensor, s: _State) -> None:
+    def _diverged(self, loss: torch.Tensor) -> None:
+        s = self.state
         last = self.run.checkpoints / "last.pt"
         kept = f"the last good checkpoint is {last}" if last.is_file() else "no checkpoint was written yet"
         self.run.finish(status="diverged")
@@ -492,8 +541,8 @@ class Trainer:
             "lower optim.lr or set trainer.gradient_clip_val, then start again or --resume",
         )
 
-    def _preempted(self, learner: Learner, optimizer: Any, schedule: Any, scaler: Any, signum: int) -> dict[str, Any]:
-        self._save("last.pt", self._checkpoint_state(learner, optimizer, schedule, scaler))
+    def _preempted(self, f: _Fit, signum: int) -> dict[str, Any]:
+        self._save("last.pt", self._checkpoint_state(f))
         name = signal.Signals(signum).name
         if self.is_main:
             log.warning("%s received: checkpoint written at step %d; continue with --resume %s", name,

@@ -44,8 +44,8 @@ class Classifier(Learner):
     monitor = "val/top1_err"
     monitor_mode = "min"
 
-    def __init__(self, cfg: DictConfig) -> None:
-        data = build_data(cfg.data)
+    def __init__(self, cfg: DictConfig, data: ImageData | None = None) -> None:
+        data = build_data(cfg.data) if data is None else data  # already built: e.g. by `paperlab zsl`
         if not isinstance(data, ImageData):
             raise UserError(f"data={cfg.data.name} is not an image-classification dataset",
                             "use data=fashion_mnist, mnist, cifar10 or imagenet with learner=classifier")

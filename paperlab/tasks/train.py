@@ -24,7 +24,7 @@ from paperlab.engine.seed import seed_everything
 from paperlab.engine.trainer import Trainer, TrainerConfig
 from paperlab.errors import TrainingDiverged
 from paperlab.io.rundir import RunDir
-from paperlab.learners import LEARNERS
+from paperlab.learners import LEARNERS, Learner
 from paperlab.tasks.report import print_results
 
 log = logging.getLogger(__name__)
@@ -35,13 +35,18 @@ def _hydra_run_dir() -> tuple[Path, list[str]]:
     return Path(hc.runtime.output_dir), list(hc.overrides.task)
 
 
-def run(cfg: DictConfig, run_dir: str | Path | None = None) -> dict[str, Any]:
-    """Train as `cfg` says, writing into `run_dir` (default: Hydra's run directory)."""
+def run(cfg: DictConfig, run_dir: str | Path | None = None, learner: Learner | None = None,
+        resume: bool | None = None) -> dict[str, Any]:
+    """Train as `cfg` says, writing into `run_dir` (default: Hydra's run directory).
+
+    `learner` (default: built from cfg.learner) and `resume` (default: cfg.resume is set, or a requeued cluster job) let other
+    tasks train a stage of theirs with the engine (e.g. the CNN of `paperlab zsl`)."""
     overrides: list[str] = []
     if run_dir is None:
         run_dir, overrides = _hydra_run_dir()
     info = dist_info()
-    resume = bool(cfg.get("resume")) or cluster.requeued(run_dir)
+    if resume is None:
+        resume = bool(cfg.get("resume")) or cluster.requeued(run_dir)
     run = RunDir.start(run_dir, task="train", name=str(cfg.name), overrides=overrides, resume=resume,
                        writer=info.is_main)
     facts = cluster.job_facts()
@@ -49,7 +54,7 @@ def run(cfg: DictConfig, run_dir: str | Path | None = None) -> dict[str, Any]:
         run.update(**facts)
     try:
         seed_everything(int(cfg.seed) + info.rank, bool(cfg.trainer.deterministic))
-        learner = LEARNERS.get(str(cfg.learner))(cfg)
+        learner = LEARNERS.get(str(cfg.learner))(cfg) if learner is None else learner
         trainer_cfg = to_dataclass(TrainerConfig, cfg.trainer, where="trainer")
         trainer = Trainer(trainer_cfg, run, int(cfg.seed), cfg.optim, cfg.get("sched"), cfg)
         results = trainer.fit(learner, resume=resume)

@@ -1,0 +1,50 @@
+"""`paperlab zsl`: NIWT zero-shot learning end to end (Selvaraju et al. 2018), with ALE as the
+baseline, in one run directory whose stages are cached and re-runnable (paperlab/zsl/pipeline.py)."""
+
+from __future__ import annotations
+
+import resource
+import time
+from pathlib import Path
+from typing import Any
+
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+from paperlab.data import build_data
+from paperlab.data.zsl import ZSLData
+from paperlab.engine.seed import seed_everything
+from paperlab.errors import UserError
+from paperlab.io.rundir import RunDir
+from paperlab.tasks.report import print_results
+from paperlab.zsl.pipeline import Pipeline
+
+
+def run(cfg: DictConfig, run_dir: str | Path | None = None) -> dict[str, Any]:
+    """Run (or continue) the pipeline in `run_dir` (default: Hydra's run directory)."""
+    overrides: list[str] = []
+    if run_dir is None:
+        hc = HydraConfig.get()
+        run_dir, overrides = Path(hc.runtime.output_dir), list(hc.overrides.task)
+    run = RunDir.start(run_dir, task="zsl", name=str(cfg.name), overrides=overrides, resume=bool(cfg.get("resume")))
+    t = time.perf_counter()
+    try:
+        seed_everything(int(cfg.seed))
+        data = build_data(cfg.data)
+        if not isinstance(data, ZSLData):
+            raise UserError(f"data={cfg.data.name} is not a zero-shot dataset",
+                            "use data=zsl_shapes, zsl_fashion, awa2 or cub")
+        results = Pipeline(cfg, data, run).run_all()
+        results["time_s"] = round(time.perf_counter() - t, 1)
+        results["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        run.save_results(results)
+        run.finish("completed")
+        return results
+    except BaseException as err:
+        run.finish("interrupted" if isinstance(err, KeyboardInterrupt) else "failed", error=str(err)[:500])
+        raise
+
+
+def main(cfg: DictConfig) -> None:
+    results = run(cfg)
+    print_results(results, title=f"zsl {cfg.name}: {HydraConfig.get().runtime.output_dir}")
