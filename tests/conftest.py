@@ -91,3 +91,16 @@ def assert_user_error(result: CLIResult, *needles: str) -> str:
     for needle in needles:
         assert needle in lines[0], (needle, lines[0])
     return lines[0]
+
+
+@pytest.fixture(scope="session")
+def tiny_sort_of_clevr(tmp_path_factory: pytest.TempPathFactory):
+    """The embedded relational scenes, generated small (40 / 6 / 10 images) into a temp cache."""
+    from omegaconf import OmegaConf
+
+    from paperlab.data import build_data
+
+    cfg = OmegaConf.load(REPO / "conf" / "data" / "sort_of_clevr.yaml")
+    cfg.merge_with({"cache_dir": str(tmp_path_factory.mktemp("cache")), "train_images": 40, "val_images": 6,
+                    "test_images": 10})
+    return build_data(cfg)

@@ -32,11 +32,13 @@ from paperlab.models import register_model
 
 
 def mlp(in_dim: int, hidden: int, layers: int, out_dim: int, dropout: float) -> nn.Sequential:
-    """Sec. 5's classifier: `layers` tanh layers of `hidden` units with dropout, then the answer layer."""
+    """Sec. 5's classifier: `layers` tanh layers of `hidden` units, each followed by dropout, then
+    the answer layer. The inputs themselves get no dropout: dropping half of a bag of words drops
+    the very word a question turns on ("what shape is the *red* object?")."""
     mods: list[nn.Module] = []
     for k in range(layers):
-        mods += [nn.Dropout(dropout), nn.Linear(in_dim if k == 0 else hidden, hidden), nn.Tanh()]
-    return nn.Sequential(*mods, nn.Dropout(dropout), nn.Linear(hidden if layers else in_dim, out_dim))
+        mods += [nn.Linear(in_dim if k == 0 else hidden, hidden), nn.Tanh(), nn.Dropout(dropout)]
+    return nn.Sequential(*mods, nn.Linear(hidden if layers else in_dim, out_dim))
 
 
 def word_mask(lengths: torch.Tensor, width: int) -> torch.Tensor:
