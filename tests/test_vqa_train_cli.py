@@ -16,10 +16,15 @@ import torch
 
 from paperlab.data.vqa import Vocab
 from paperlab.learners.vqa import truncate_questions
-from tests.conftest import assert_user_error, run_cli
+from conftest import assert_user_error, run_cli
 
 TINY_DATA = ["data.train_images=40", "data.val_images=6", "data.test_images=10"]
 TINY_RUN = ["trainer.max_epochs=1", "trainer.batch_size=32", "trainer.progress=false", "trainer.log_every_n_steps=5"]
+
+
+def _cwd(path: Path) -> Path:
+    path.mkdir()
+    return path
 
 
 def _run_dir(cwd: Path, name: str) -> Path:
@@ -31,7 +36,7 @@ def test_rdan_trains_scores_draws_and_reuses_the_feature_cache(tmp_path: Path) -
     cache = tmp_path / "cache"
     args = ["train", "experiment=vqa_rdan", *TINY_DATA, *TINY_RUN, f"data.cache_dir={cache}", "model.hidden=16",
             "model.embed_dim=8", "vqa.max_question_len=6", "vqa.attention_examples=3"]
-    first = run_cli(*args, cwd=tmp_path / "a")
+    first = run_cli(*args, cwd=_cwd(tmp_path / "a"))
     assert first.returncode == 0, first.stderr[-3000:]
     # "what shape is the object closest to the red object?" has 10 words: cut, with a warning
     assert "longer than vqa.max_question_len=6 words" in first.stderr
@@ -50,7 +55,7 @@ def test_rdan_trains_scores_draws_and_reuses_the_feature_cache(tmp_path: Path) -
     stamp = features.stat().st_mtime_ns
     # the next run (another model, same images and encoder) reads the cache instead of the CNN
     again = run_cli("train", "experiment=vqa_bow_q_i", *TINY_DATA, *TINY_RUN, f"data.cache_dir={cache}",
-                    "model.mlp_hidden=16", cwd=tmp_path / "b")
+                    "model.mlp_hidden=16", cwd=_cwd(tmp_path / "b"))
     assert again.returncode == 0, again.stderr[-3000:]
     assert "(cached)" in again.stderr and features.stat().st_mtime_ns == stamp
     # a cache written by another encoder is refused, never reused
@@ -60,7 +65,7 @@ def test_rdan_trains_scores_draws_and_reuses_the_feature_cache(tmp_path: Path) -
         f["features"] = np.zeros((56, 4), dtype=np.float32)
         f.attrs["encoder"] = "vgg16@0123456789abcdef"
     bad = run_cli("train", "experiment=vqa_bow_q_i", *TINY_DATA, *TINY_RUN, f"data.cache_dir={cache}",
-                  f"encoder.cache={other}", cwd=tmp_path / "c")
+                  f"encoder.cache={other}", cwd=_cwd(tmp_path / "c"))
     assert_user_error(bad, "was computed by encoder 'vgg16@0123456789abcdef'", "never reused")
 
 
