@@ -126,7 +126,7 @@ def load_encoder(cfg: EncoderConfig) -> ImageEncoder:
     net = create_model(kw.pop("name"), **kw, num_colors=len(extras["colors"]), num_shapes=len(extras["shapes"]),
                        image_size=extras["image_size"], in_channels=extras["in_channels"])
     net.load_state_dict(ckpt["model"])
-    log.info("image encoder: %s (%s)", path, ckpt["config"]["model"]["name"])
+    log.debug("image encoder: %s (%s)", path, ckpt["config"]["model"]["name"])
     return ImageEncoder(net, str(ckpt["config"]["model"]["name"]))
 
 

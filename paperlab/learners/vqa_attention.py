@@ -40,7 +40,7 @@ def draw_example(fig: Any, grid_spec: Any, image: np.ndarray, visual: np.ndarray
     steps = visual.shape[0]
     ax = fig.add_subplot(grid_spec[0])
     ax.imshow(image, interpolation="nearest")
-    ax.set_title("\n".join(textwrap.wrap(title, 34)), fontsize=7.5, loc="left")
+    ax.set_title("\n".join(textwrap.wrap(title, 26)), fontsize=7.5, loc="left")
     ax.set_xlabel(caption, fontsize=7.5, loc="left")
     ax.set_xticks([])
     ax.set_yticks([])
