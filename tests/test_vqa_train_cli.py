@@ -13,10 +13,10 @@ import h5py
 import numpy as np
 import pytest
 import torch
+from conftest import assert_user_error, run_cli
 
 from paperlab.data.vqa import Vocab
 from paperlab.learners.vqa import truncate_questions
-from conftest import assert_user_error, run_cli
 
 TINY_DATA = ["data.train_images=40", "data.val_images=6", "data.test_images=10"]
 TINY_RUN = ["trainer.max_epochs=1", "trainer.batch_size=32", "trainer.progress=false", "trainer.log_every_n_steps=5"]
