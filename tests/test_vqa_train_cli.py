@@ -36,7 +36,7 @@ def test_rdan_trains_scores_draws_and_reuses_the_feature_cache(tmp_path: Path) -
     cache = tmp_path / "cache"
     args = ["train", "experiment=vqa_rdan", *TINY_DATA, *TINY_RUN, f"data.cache_dir={cache}", "model.hidden=16",
             "model.embed_dim=8", "vqa.max_question_len=6", "vqa.attention_examples=3"]
-    first = run_cli(*args, cwd=_cwd(tmp_path / "a"))
+    first = run_cli(*args, cwd=_cwd(tmp_path / "a"), timeout=900)
     assert first.returncode == 0, first.stderr[-3000:]
     # "what shape is the object closest to the red object?" has 10 words: cut, with a warning
     assert "longer than vqa.max_question_len=6 words" in first.stderr
@@ -55,7 +55,7 @@ def test_rdan_trains_scores_draws_and_reuses_the_feature_cache(tmp_path: Path) -
     stamp = features.stat().st_mtime_ns
     # the next run (another model, same images and encoder) reads the cache instead of the CNN
     again = run_cli("train", "experiment=vqa_bow_q_i", *TINY_DATA, *TINY_RUN, f"data.cache_dir={cache}",
-                    "model.mlp_hidden=16", cwd=_cwd(tmp_path / "b"))
+                    "model.mlp_hidden=16", cwd=_cwd(tmp_path / "b"), timeout=900)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "(cached)" in again.stderr and features.stat().st_mtime_ns == stamp
     # a cache written by another encoder is refused, never reused
@@ -65,14 +65,14 @@ def test_rdan_trains_scores_draws_and_reuses_the_feature_cache(tmp_path: Path) -
         f["features"] = np.zeros((56, 4), dtype=np.float32)
         f.attrs["encoder"] = "vgg16@0123456789abcdef"
     bad = run_cli("train", "experiment=vqa_bow_q_i", *TINY_DATA, *TINY_RUN, f"data.cache_dir={cache}",
-                  f"encoder.cache={other}", cwd=_cwd(tmp_path / "c"))
+                  f"encoder.cache={other}", cwd=_cwd(tmp_path / "c"), timeout=900)
     assert_user_error(bad, "was computed by encoder 'vgg16@0123456789abcdef'", "never reused")
 
 
 def test_mdan_trains_and_reports_recall_both_ways(tmp_path: Path) -> None:
     res = run_cli("train", "experiment=mdan_sort_of_clevr", *TINY_DATA, *TINY_RUN, f"data.cache_dir={tmp_path / 'c'}",
                   "model.hidden=16", "model.embed_dim=8", "matching.fold_size=5", "matching.attention_examples=2",
-                  cwd=tmp_path)
+                  cwd=tmp_path, timeout=900)
     assert res.returncode == 0, res.stderr[-3000:]
     run = _run_dir(tmp_path, "mdan_sort_of_clevr")
     final = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()][-1]
