@@ -1,0 +1,251 @@
+"""`paperlab visualize`: Zeiler & Fergus 2013, Sec. 4 (Fig. 2): for each conv layer, the top 9
+activations of a sample of feature maps over the validation set, each projected to pixels with the
+deconvnet (Sec. 2.1) beside the image patch it came from; the layer-1 filters (Fig. 6); and with
+`--evolution`, the strongest activation of chosen maps at each saved epoch of a run (Fig. 4)."""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, ListConfig
+from torch import nn
+
+from paperlab.engine.checkpoint import load_checkpoint
+from paperlab.errors import UserError
+from paperlab.interpret.deconvnet import Neurons, TopActivations, deconv_project, top_activations
+from paperlab.interpret.stack import LayerStack
+from paperlab.io.figures import (
+    conv_filters_figure,
+    plt,
+    save_figure,
+    tile,
+    to_display_signed,
+    upscale,
+)
+from paperlab.tasks.analysis import (
+    Subject,
+    analysis_run,
+    batches,
+    dataset_split,
+    load_subject,
+    to_pixels,
+)
+from paperlab.tasks.report import print_results
+
+log = logging.getLogger(__name__)
+
+DISPLAY_SIDE = 40  # crops are enlarged (nearest neighbour) to at least this many pixels a side
+
+
+def display_windows(stack: LayerStack, index: int, rows: torch.Tensor, cols: torch.Tensor,
+                    height: int, width: int) -> tuple[torch.Tensor, torch.Tensor, int, int]:
+    """The image window shown for neurons at (rows, cols) of modules[index]'s maps: their
+    receptive field, shifted inside the image (and cut to the image where it is larger).
+    Returns (tops, lefts, h, w)."""
+    span_r, span_c = stack.receptive_fields(index)[0]
+    h, w = min(span_r.size, height), min(span_c.size, width)
+    return span_r.start(rows).clamp(0, height - h), span_c.start(cols).clamp(0, width - w), h, w
+
+
+def crop(frames: torch.Tensor, tops: torch.Tensor, lefts: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    """(N, C, H, W) -> (N, C, h, w) windows at per-image (top, left)."""
+    rows = tops[:, None] + torch.arange(h)
+    cols = lefts[:, None] + torch.arange(w)
+    n = torch.arange(len(frames))[:, None, None]
+    return frames[n, :, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)
+
+
+def project_crops(subject: Subject, images: torch.Tensor, index: int, neurons: Neurons) -> dict[str, torch.Tensor]:
+    """Deconvnet projections of `neurons` and the image patches they see, as display windows."""
+    height, width = images.shape[2:]
+    used, local = neurons.image.unique(return_inverse=True)
+    x = images[used]
+    proj = deconv_project(subject.stack, x, index, Neurons(local, neurons.channel, neurons.row, neurons.col))
+    tops, lefts, h, w = display_windows(subject.stack, index, neurons.row, neurons.col, height, width)
+    return {"projection": crop(proj.full(height, width), tops, lefts, h, w),
+            "patch": crop(to_pixels(x, subject.info)[local], tops, lefts, h, w),
+            "origin": torch.stack([tops, lefts], dim=1), "activation": proj.activation}
+
+
+def choose_maps(top: TopActivations, maps: Any, seed: int, layer: str) -> list[int]:
+    """`maps`: "all", a list of map indices, or a count (a seeded sample of the live maps:
+    those with a positive activation somewhere; a dead map has nothing to project)."""
+    n_maps = top.value.shape[0]
+    if isinstance(maps, (list, ListConfig)):
+        bad = [m for m in maps if not 0 <= int(m) < n_maps]
+        if bad:
+            raise UserError(f"{layer} has no feature map {bad[0]}", f"{layer} has maps 0..{n_maps - 1}")
+        return [int(m) for m in maps]
+    live = (top.value[:, 0] > 0).nonzero().flatten()
+    if str(maps) == "all":
+        return list(range(n_maps))
+    if not str(maps).isdigit():
+        raise UserError(f"visualize.maps={maps} is not a count, a list or 'all'", "e.g. visualize.maps=8, [0,5,9] or all")
+    g = torch.Generator().manual_seed(seed)
+    return sorted(live[torch.randperm(len(live), generator=g)[: int(maps)]].tolist())
+
+
+def _show(ax: Any, mosaic: np.ndarray, title: str = "") -> None:
+    ax.imshow(mosaic, cmap="gray" if mosaic.ndim == 2 else None, vmin=0, vmax=1, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    if title:
+        ax.set_title(title, fontsize=8)
+
+
+def _mosaic(crops: torch.Tensor, signed: bool, ncols: int) -> np.ndarray:
+    images = to_display_signed(crops) if signed else crops.permute(0, 2, 3, 1).squeeze(-1).numpy()
+    factor = max(1, math.ceil(DISPLAY_SIDE / max(crops.shape[2:])))
+    return tile(upscale(images, factor), ncols=ncols, pad=2)
+
+
+def top9_figure(layers: dict[str, dict[str, Any]], path: Path, maps_per_row: int = 4, max_maps: int | None = None) -> Path:
+    """Fig. 2's layout: for each map, its top-9 projections (left) beside their image patches (right)."""
+    rows = []  # (layer, [(map, projection mosaic, patch mosaic)])
+    for layer, d in layers.items():
+        k = d["projection"].shape[1]
+        side = math.ceil(math.sqrt(k))
+        cells = [(m, _mosaic(d["projection"][i], True, side), _mosaic(d["patch"][i], False, side))
+                 for i, m in enumerate(d["maps"][:max_maps])]
+        for lo in range(0, len(cells), maps_per_row):
+            rows.append((layer, cells[lo : lo + maps_per_row]))
+    ncols = 2 * maps_per_row
+    fig, axes = plt.subplots(len(rows), ncols, figsize=(2.0 * ncols, 2.2 * len(rows)), squeeze=False)
+    for r, (layer, cells) in enumerate(rows):
+        for c in range(maps_per_row):
+            ax_p, ax_i = axes[r, 2 * c], axes[r, 2 * c + 1]
+            if c >= len(cells):
+                ax_p.set_axis_off()
+                ax_i.set_axis_off()
+                continue
+            m, proj, patch = cells[c]
+            _show(ax_p, proj, f"{layer} map {m}: projections")
+            _show(ax_i, patch, "image patches")
+    fig.suptitle("Top-9 activations per feature map, projected to pixels by the deconvnet (Zeiler & Fergus Fig. 2)",
+                 fontsize=10)
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def evolution_figure(layers: dict[str, dict[str, Any]], epochs: list[int], path: Path) -> Path:
+    """Fig. 4's layout: one row per feature map, one column per epoch, the strongest activation's
+    projection."""
+    rows = [(layer, m, d["projection"][i]) for layer, d in layers.items() for i, m in enumerate(d["maps"])]
+    fig, axes = plt.subplots(len(rows), len(epochs), figsize=(1.2 * len(epochs) + 0.8, 1.2 * len(rows)), squeeze=False)
+    for r, (layer, m, proj) in enumerate(rows):
+        for e, epoch in enumerate(epochs):
+            _show(axes[r, e], _mosaic(proj[e : e + 1], True, 1), f"epoch {epoch}" if r == 0 else "")
+        axes[r, 0].set_ylabel(f"{layer}\nmap {m}", fontsize=8, rotation=0, ha="right", va="center")
+    fig.suptitle("Strongest activation of each map over training (Zeiler & Fergus Fig. 4)", fontsize=10)
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def snapshots(where: str | Path) -> list[tuple[int, Path]]:
+    """A training run's weights by epoch: checkpoints/snapshots/epoch_NNN.pt, and last.pt last."""
+    run = Path(str(where)).expanduser()
+    found = sorted((int(m.group(1)), p) for p in (run / "checkpoints" / "snapshots").glob("epoch_*.pt")
+                   if (m := re.fullmatch(r"epoch_(\d+)\.pt", p.name)))
+    if not run.is_dir() or not found:
+        raise UserError(f"--evolution needs a training run with weight snapshots; {run} has none "
+                        "(checkpoints/snapshots/epoch_*.pt)",
+                        "give the run directory of `paperlab train` (it keeps trainer.snapshot_epochs)")
+    last = run / "checkpoints" / "last.pt"
+    if last.is_file():
+        epoch = int(load_checkpoint(last)["trainer"]["epoch"])
+        if epoch > found[-1][0]:
+            found.append((epoch, last))
+    return found
+
+
+def evolution(cfg: DictConfig, subject: Subject, layers: list[tuple[str, int]], epochs: list[tuple[int, Path]],
+              run: Any) -> dict[str, Any]:
+    """Fig. 4: at each epoch snapshot, the strongest activation of chosen maps over the images."""
+    v = cfg.visualize
+    dataset = dataset_split(cfg, subject, str(v.evolution_split))
+    images_n = min(len(dataset), int(v.max_images or len(dataset)))
+    indices = [i for _, i in layers]
+    # maps chosen on the final weights, followed back through training
+    final = top_activations(subject.stack, batches(dataset, v.batch_size, images_n, "evolution: choosing maps"), indices, k=1)
+    chosen = {name: choose_maps(final[i], v.evolution_maps, int(v.seed), name) for name, i in layers}
+    out: dict[str, dict[str, Any]] = {name: {"maps": chosen[name], "projection": [], "activation": [], "image": []}
+                                      for name, _ in layers}
+    for epoch, path in epochs:
+        snap = load_subject(cfg, path)
+        top = top_activations(snap.stack, batches(dataset, v.batch_size, images_n, f"evolution: epoch {epoch}"), indices, k=1)
+        for name, i in layers:
+            neurons = top[i].neurons(chosen[name])
+            images = dataset.__getitems__(neurons.image.tolist())[0]
+            crops = project_crops(snap, images, i, Neurons(torch.arange(len(neurons)), neurons.channel,
+                                                           neurons.row, neurons.col))
+            out[name]["projection"].append(crops["projection"])
+            out[name]["activation"].append(crops["activation"])
+            out[name]["image"].append(neurons.image)
+    arrays: dict[str, Any] = {"epochs": np.array([e for e, _ in epochs])}
+    for name, d in out.items():
+        d["projection"] = torch.stack(d["projection"], dim=1)  # (maps, epochs, C, h, w)
+        arrays.update({f"{name}/maps": np.array(d["maps"]), f"{name}/projection": d["projection"],
+                       f"{name}/activation": torch.stack(d["activation"], dim=1),
+                       f"{name}/image": torch.stack(d["image"], dim=1)})
+    run.save_arrays("evolution", arrays, {"split": str(v.evolution_split), "images": images_n,
+                                          "checkpoints": ", ".join(str(p) for _, p in epochs)})
+    evolution_figure(out, [e for e, _ in epochs], run.figure("evolution.png"))
+    return {"visualize/evolution_epochs": len(epochs)}
+
+
+def run(cfg: DictConfig, run_dir: str | Path | None = None) -> dict[str, Any]:
+    v = cfg.visualize
+    with analysis_run("visualize", cfg, run_dir) as run:
+        subject = load_subject(cfg)
+        stack = subject.stack
+        layers = [stack.resolve(layer) for layer in (v.layers or stack.layer_names)]
+        epochs = snapshots(cfg.checkpoint) if v.evolution else []  # fail before the long part
+        dataset = dataset_split(cfg, subject, str(v.split))
+        images_n = min(len(dataset), int(v.max_images or len(dataset)))
+        tops = top_activations(stack, batches(dataset, v.batch_size, images_n, f"top-{v.top} search"),
+                               [i for _, i in layers], k=int(v.top))
+        shown: dict[str, dict[str, Any]] = {}
+        arrays: dict[str, Any] = {}
+        results: dict[str, Any] = {"visualize/images": images_n}
+        for name, i in layers:
+            top = tops[i]
+            maps = choose_maps(top, v.maps, int(v.seed), name)
+            k = top.value.shape[1]
+            images = dataset.__getitems__(top.image[maps].flatten().tolist())[0]
+            neurons = top.neurons(maps)
+            crops = project_crops(subject, images, i, Neurons(torch.arange(len(neurons)), neurons.channel,
+                                                              neurons.row, neurons.col))
+            d = {key: t.view(len(maps), k, *t.shape[1:]) for key, t in crops.items()}
+            shown[name] = {"maps": maps, **d}
+            arrays.update({f"{name}/top_{f}": t for f, t in vars(top).items()})
+            arrays.update({f"{name}/maps": np.array(maps), **{f"{name}/{key}": t for key, t in d.items()}})
+            live = int((top.value[:, 0] > 0).sum())
+            results[f"visualize/{name}_live_maps"] = f"{live}/{top.value.shape[0]}"
+            log.info("%s: %d of %d maps active on some image; showing %d", name, live, top.value.shape[0], len(maps))
+        fields = {name: stack.receptive_fields(i)[0][0].size for name, i in layers}
+        run.save_arrays("top9", arrays, {"source": subject.source, "split": str(v.split), "images": images_n,
+                                         **{f"{name}_receptive_field": s for name, s in fields.items()}})
+        for name, d in shown.items():
+            top9_figure({name: d}, run.figure(f"top9_{name}.png"))
+        top9_figure(shown, run.figure("top9.png"), max_maps=4)
+        first = next(m for m in stack.modules if isinstance(m, nn.Conv2d))
+        conv_filters_figure(first.weight, run.figure("layer1_filters.png"),
+                            title=f"Layer-1 filters ({first.weight.shape[0]})")
+        if v.evolution:
+            results.update(evolution(cfg, subject, layers, epochs, run))
+        run.save_results(results)
+    return results
+
+
+def main(cfg: DictConfig) -> None:
+    results = run(cfg)
+    print_results(results, title=f"visualize: {HydraConfig.get().runtime.output_dir}")
