@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from paperlab.errors import UserError
-from paperlab.interpret.stack import LayerStack, Span
+from paperlab.interpret.stack import LayerStack, Span, Window, windows
 
 # Passed straight through on the way down: no normalisation in the reconstruction path (Sec. 2.1).
 PASS_THROUGH = (nn.LocalResponseNorm, nn.Identity, nn.Dropout)
@@ -54,10 +54,11 @@ class Neurons:
 
 @dataclass
 class Projections:
-    """Deconvnet projections, each inside its receptive field in the image.
+    """Deconvnet projections, each in the window of the image its activation can see.
 
-    `pixels[n]` covers image rows top[n] .. top[n]+h-1 and columns left[n] .. left[n]+w-1 (the
-    window may stick out of the image, where it is zero); `activation[n]` is the projected value."""
+    `pixels[n]` covers image rows top[n] .. top[n]+h-1 and columns left[n] .. left[n]+w-1: the
+    receptive field (the image patch of Fig. 2), cut to the image where it is larger and shifted
+    inside it at the image's edges; `activation[n]` is the value that was projected."""
 
     pixels: torch.Tensor  # (N, C, h, w)
     top: torch.Tensor  # (N,)
@@ -67,12 +68,16 @@ class Projections:
     def full(self, height: int, width: int) -> torch.Tensor:
         """The projections in the image frame, (N, C, height, width)."""
         n, c, h, w = self.pixels.shape
-        pad = max(h, w)
-        canvas = self.pixels.new_zeros(n, c, height + 2 * pad, width + 2 * pad)
-        rows = (self.top + pad)[:, None] + torch.arange(h)
-        cols = (self.left + pad)[:, None] + torch.arange(w)
+        canvas = self.pixels.new_zeros(n, c, height, width)
+        rows = self.top[:, None] + torch.arange(h)
+        cols = self.left[:, None] + torch.arange(w)
         canvas[torch.arange(n)[:, None, None], :, rows[:, :, None], cols[:, None, :]] = self.pixels.permute(0, 2, 3, 1)
-        return canvas[:, :, pad : pad + height, pad : pad + width]
+        return canvas
+
+    def patches(self, images: torch.Tensor) -> torch.Tensor:
+        """The same windows of `images` (N, C, H, W), one image per projection: the image patches."""
+        return _grid(images, self.top[:, None] + torch.arange(self.pixels.shape[2]),
+                     self.left[:, None] + torch.arange(self.pixels.shape[3]))
 
 
 @dataclass
@@ -124,37 +129,63 @@ def top_activations(stack: LayerStack, batches: Iterable[torch.Tensor], indices:
     return best
 
 
-def _inside(start: torch.Tensor, size: int, limit: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Positions start..start+size-1 per neuron (N, size), and whether each is in [0, limit)."""
-    pos = start[:, None] + torch.arange(size)
-    return pos, (pos >= 0) & (pos < limit)
+@dataclass
+class _Window:
+    """Where each neuron's signal can be nonzero at one level (a module's input): its receptive
+    field there, cut to the map where it is larger and shifted inside the map at its edges (it
+    still holds all of the field that lies on the map). Starts are per neuron."""
+
+    top: torch.Tensor
+    left: torch.Tensor
+    height: int
+    width: int
+
+    @classmethod
+    def of(cls, spans: tuple[Span, Span], size: tuple[int, int], neurons: Neurons) -> _Window:
+        (rows, cols), (h, w) = spans, size
+        hh, ww = min(rows.size, h), min(cols.size, w)
+        return cls(rows.start(neurons.row).clamp(0, h - hh), cols.start(neurons.col).clamp(0, w - ww), hh, ww)
 
 
-def _unpool(signal: torch.Tensor, switches: torch.Tensor, out_rows: Span, out_cols: Span, in_rows: Span,
-            in_cols: Span, neurons: Neurons, in_size: tuple[int, int]) -> torch.Tensor:
-    """Put each pooled value back where its maximum was (the switch), inside the input window."""
-    n, c, h, w = signal.shape
-    rows, row_ok = _inside(out_rows.start(neurons.row), h, switches.shape[2])
-    cols, col_ok = _inside(out_cols.start(neurons.col), w, switches.shape[3])
-    rows, cols = rows.clamp(0, switches.shape[2] - 1), cols.clamp(0, switches.shape[3] - 1)
-    picked = switches[neurons.image[:, None, None], :, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)
-    width = in_size[1]
-    local_r = picked // width - in_rows.start(neurons.row).view(n, 1, 1, 1)
-    local_c = picked % width - in_cols.start(neurons.col).view(n, 1, 1, 1)
-    ok = (row_ok[:, None, :, None] & col_ok[:, None, None, :]).expand(n, c, h, w)
-    target = torch.where(ok, local_r * in_cols.size + local_c, 0)
-    out = signal.new_zeros(n, c, in_rows.size * in_cols.size)
-    out.scatter_add_(2, target.flatten(2), torch.where(ok, signal, 0).flatten(2))
-    return out.view(n, c, in_rows.size, in_cols.size)
+def _grid(t: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, item: torch.Tensor | None = None) -> torch.Tensor:
+    """Windows of t (B, C, H, W) at per-neuron row/col indices (N, h), (N, w) -> (N, C, h, w);
+    neuron n reads t[item[n]] (default: t[n])."""
+    item = torch.arange(len(rows)) if item is None else item
+    return t[item[:, None, None], :, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)
 
 
-def _filter(signal: torch.Tensor, conv: nn.Conv2d, in_rows: Span, in_cols: Span, neurons: Neurons,
-            in_size: tuple[int, int]) -> torch.Tensor:
-    """Convolve with the transposed filters; drop what falls on the zero padding."""
-    out = F.conv_transpose2d(signal, conv.weight, None, conv.stride, 0, 0, conv.groups, conv.dilation)
-    _, row_ok = _inside(in_rows.start(neurons.row), in_rows.size, in_size[0])
-    _, col_ok = _inside(in_cols.start(neurons.col), in_cols.size, in_size[1])
-    return out * (row_ok[:, None, :, None] & col_ok[:, None, None, :])
+def _unpool(signal: torch.Tensor, switches: torch.Tensor, image: torch.Tensor, out: _Window, inp: _Window,
+            in_width: int) -> torch.Tensor:
+    """Put each pooled value back where its maximum was (the switch of its image), in the input window."""
+    n, c = signal.shape[:2]
+    picked = _grid(switches, out.top[:, None] + torch.arange(out.height), out.left[:, None] + torch.arange(out.width),
+                   image)
+    r = picked // in_width - inp.top.view(n, 1, 1, 1)
+    q = picked % in_width - inp.left.view(n, 1, 1, 1)
+    # a switch outside the window belongs to an output the signal never reached (it is zero there)
+    ok = (r >= 0) & (r < inp.height) & (q >= 0) & (q < inp.width)
+    flat = signal.new_zeros(n, c, inp.height * inp.width)
+    flat.scatter_add_(2, torch.where(ok, r * inp.width + q, 0).flatten(2), torch.where(ok, signal, 0).flatten(2))
+    return flat.view(n, c, inp.height, inp.width)
+
+
+def _filter(signal: torch.Tensor, conv: nn.Conv2d, geometry: tuple[Window, Window], out: _Window,
+            inp: _Window) -> torch.Tensor:
+    """Convolve with the transposed filters, then keep the input window."""
+    wr, wc = geometry
+    h, w = signal.shape[2:]
+    # the gradient of a convolution with respect to its input is the transposed convolution
+    # (faster on CPU than F.conv_transpose2d); it covers the inputs the output window reads
+    reach = torch.nn.grad.conv2d_input((len(signal), conv.in_channels, (h - 1) * wr.stride + wr.span,
+                                        (w - 1) * wc.stride + wc.span), conv.weight, signal,
+                                       conv.stride, 0, conv.dilation, conv.groups)
+    dy, dx = inp.top - (out.top * wr.stride - wr.padding), inp.left - (out.left * wc.stride - wc.padding)
+    if reach.shape[2:] == (inp.height, inp.width) and not dy.any() and not dx.any():
+        return reach  # the window is the reach (a field inside the map): nothing to cut
+    rows, cols = dy[:, None] + torch.arange(inp.height), dx[:, None] + torch.arange(inp.width)
+    row_ok, col_ok = (rows >= 0) & (rows < reach.shape[2]), (cols >= 0) & (cols < reach.shape[3])
+    picked = _grid(reach, rows.clamp(0, reach.shape[2] - 1), cols.clamp(0, reach.shape[3] - 1))
+    return picked * (row_ok[:, None, :, None] & col_ok[:, None, None, :])
 
 
 def _project_chunk(stack: LayerStack, index: int, spans: list[tuple[Span, Span]], switches: dict[int, torch.Tensor],
@@ -164,21 +195,23 @@ def _project_chunk(stack: LayerStack, index: int, spans: list[tuple[Span, Span]]
     # "all other activations in the layer set to zero": a one-position window holding the value
     signal = torch.zeros(n, sizes[index + 1][2], 1, 1)
     signal[torch.arange(n), neurons.channel, 0, 0] = value
+    out = _Window.of(spans[index + 1], sizes[index + 1][:2], neurons)
     for i in range(index, -1, -1):
         module = stack.modules[i]
-        (in_rows, in_cols), (out_rows, out_cols) = spans[i], spans[i + 1]
+        inp = _Window.of(spans[i], sizes[i][:2], neurons)
         if isinstance(module, nn.ReLU):
-            signal = signal.relu()
+            signal = signal.relu_()
         elif isinstance(module, nn.Conv2d):
-            signal = _filter(signal, module, in_rows, in_cols, neurons, sizes[i][:2])
+            signal = _filter(signal, module, windows(module), out, inp)
         elif isinstance(module, nn.MaxPool2d):
-            signal = _unpool(signal, switches[i], out_rows, out_cols, in_rows, in_cols, neurons, sizes[i][:2])
+            signal = _unpool(signal, switches[i], neurons.image, out, inp, sizes[i][1])
+        out = inp
     return signal
 
 
 @torch.no_grad()
 def deconv_project(stack: LayerStack, images: torch.Tensor, index: int, neurons: Neurons,
-                   max_bytes: int = 256 * 2**20, image_chunk: int = 64) -> Projections:
+                   max_bytes: int = 128 * 2**20, image_chunk: int = 64) -> Projections:
     """Project activations at modules[index]'s output back to pixels with the deconvnet.
 
     `images` (B, C, H, W) are the network's inputs; `neurons.image` indexes them. The forward pass
@@ -186,13 +219,12 @@ def deconv_project(stack: LayerStack, images: torch.Tensor, index: int, neurons:
     fits `max_bytes`."""
     _check_supported(stack, index)
     spans = stack.receptive_fields(index)
-    n = len(neurons)
-    in_ch = images.shape[1]
-    pixels = torch.zeros(n, in_ch, spans[0][0].size, spans[0][1].size)
+    n, (in_ch, height, width) = len(neurons), images.shape[1:]
+    first = _Window.of(spans[0], (height, width), neurons)
+    pixels = torch.zeros(n, in_ch, first.height, first.width)
     activation = torch.zeros(n)
     order = neurons.image.argsort(stable=True)
-    sorted_images = neurons.image[order]
-    used = sorted_images.unique()
+    used = neurons.image[order].unique()
     for lo in range(0, len(used), image_chunk):
         chunk_images = used[lo : lo + image_chunk]
         x = images[chunk_images]
@@ -206,17 +238,15 @@ def deconv_project(stack: LayerStack, images: torch.Tensor, index: int, neurons:
             else:
                 x = module(x)
         sizes.append((x.shape[2], x.shape[3], x.shape[1]))
-        # neurons of these images, re-indexed into the chunk
-        sel = order[(sorted_images >= chunk_images[0]) & (sorted_images <= chunk_images[-1])]
-        sel = sel[torch.isin(neurons.image[sel], chunk_images)]
+        # the neurons of these images, their image index re-numbered within the chunk
+        sel = order[torch.isin(neurons.image[order], chunk_images)]
         local = neurons.select(sel)
         local.image = torch.searchsorted(chunk_images, local.image)
-        per_neuron = max(rows.size * cols.size * sizes[i][2] for i, (rows, cols) in enumerate(spans[:-1]))
-        batch = max(1, max_bytes // (4 * 4 * per_neuron))  # signal + switch indices (int64) + temporaries
+        per_neuron = max(min(rows.size, h) * min(cols.size, w) * c for (rows, cols), (h, w, c) in zip(spans, sizes, strict=True))
+        batch = max(1, max_bytes // (4 * 4 * per_neuron))  # signal, switch indices (int64), temporaries
         for b in range(0, len(sel), batch):
             part = local.select(torch.arange(b, min(b + batch, len(sel))))
             value = x[part.image, part.channel, part.row, part.col]
             pixels[sel[b : b + batch]] = _project_chunk(stack, index, spans, switches, sizes, value, part)
             activation[sel[b : b + batch]] = value
-    rows, cols = spans[0]
-    return Projections(pixels, rows.start(neurons.row), cols.start(neurons.col), activation)
+    return Projections(pixels, first.top, first.left, activation)

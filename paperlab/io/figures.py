@@ -90,13 +90,13 @@ def training_curves_figure(records: Sequence[dict[str, Any]], path: str | Path,
     return save_figure(fig, path)
 
 
-def to_display_signed(x: torch.Tensor) -> np.ndarray:
-    """(N, C, H, W) -> (N, H, W[, 3]) in [0, 1] with zero at mid-grey, each image scaled by its own
-    largest magnitude: how deconvnet projections are shown (Zeiler & Fergus Fig. 2), so that
-    "nothing here" reads as grey and positive/negative as light/dark."""
+def to_display_signed(x: torch.Tensor, quantile: float = 1.0) -> np.ndarray:
+    """(N, C, H, W) -> (N, H, W[, 3]) in [0, 1] with zero at mid-grey, each image scaled so that the
+    `quantile` of its magnitudes (1: the largest) is full white/black, the rest clipped: how deconvnet
+    projections are shown (Zeiler & Fergus Fig. 2), "nothing here" grey, positive/negative light/dark."""
     x = x.detach().float().cpu()
-    scale = x.flatten(1).abs().max(1).values.view(-1, 1, 1, 1).clamp_min(1e-12)
-    x = (0.5 + 0.5 * x / scale).permute(0, 2, 3, 1).numpy()
+    scale = torch.quantile(x.flatten(1).abs(), quantile, dim=1).view(-1, 1, 1, 1).clamp_min(1e-12)
+    x = (0.5 + 0.5 * x / scale).clamp(0, 1).permute(0, 2, 3, 1).numpy()
     return x[..., 0] if x.shape[-1] == 1 else x[..., :3]
 
 

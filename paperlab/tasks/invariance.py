@@ -42,7 +42,7 @@ def invariance_figure(sweeps: dict[str, SweepResult], examples: dict[str, np.nda
     """Fig. 5's layout: one row per transformation; an example, then the distance at each layer
     and p(true class) against the amount, one curve per image."""
     ncols = 2 + len(layers)
-    fig, axes = plt.subplots(len(sweeps), ncols, figsize=(3.6 * ncols, 3.0 * len(sweeps)), squeeze=False,
+    fig, axes = plt.subplots(len(sweeps), ncols, figsize=(3.6 * ncols, 3.0 * len(sweeps)), squeeze=False, layout="constrained",
                              gridspec_kw={"width_ratios": [1.6] + [1] * (ncols - 1)})
     for r, (kind, res) in enumerate(sweeps.items()):
         ax = axes[r, 0]
@@ -62,9 +62,8 @@ def invariance_figure(sweeps: dict[str, SweepResult], examples: dict[str, np.nda
             ax.grid(alpha=0.3)
             if title.startswith("p("):
                 ax.set_ylim(-0.02, 1.02)
-    axes[0, -1].legend(fontsize=7, loc="lower left")
+    axes[0, -1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
     fig.suptitle("Invariance to vertical translation, scale and rotation (Zeiler & Fergus Fig. 5)", fontsize=11)
-    fig.tight_layout()
     return save_figure(fig, path)
 
 

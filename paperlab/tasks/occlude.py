@@ -20,17 +20,16 @@ from paperlab.interpret.occlusion import OcclusionMaps, occlusion_maps
 from paperlab.io.figures import plt, save_figure, to_display_signed
 from paperlab.tasks.analysis import analysis_run, chosen_images, load_subject, to_pixels
 from paperlab.tasks.report import print_results
+from paperlab.tasks.visualize import CONTRAST
 
 log = logging.getLogger(__name__)
 
 
 def _edges(starts: torch.Tensor, square: int, size: int) -> np.ndarray:
-    """Cell edges for a map whose cells sit at the square centres (positions may be uneven)."""
+    """Cell edges along one axis: each position's cell is centred on its square's centre, the
+    cells tile the whole image (positions may be uneven)."""
     centres = starts.double().numpy() + square / 2
-    if len(centres) == 1:
-        return np.array([0.0, float(size)])
-    mids = (centres[1:] + centres[:-1]) / 2
-    return np.concatenate([[max(0.0, 2 * centres[0] - mids[0])], mids, [min(float(size), 2 * centres[-1] - mids[-1])]])
+    return np.concatenate([[0.0], (centres[1:] + centres[:-1]) / 2, [float(size)]])
 
 
 def _image(ax: Any, pixels: np.ndarray) -> None:
@@ -39,11 +38,22 @@ def _image(ax: Any, pixels: np.ndarray) -> None:
     ax.set_yticks([])
 
 
+def _heat(ax: Any, pixels: np.ndarray, ex: np.ndarray, ey: np.ndarray, values: np.ndarray, cmap: str | None = None,
+          **kw: Any) -> Any:
+    """A map over the occluder positions, laid over a faint copy of the image (so one sees where
+    the object is); each cell sits on the centre of its square."""
+    h, w = pixels.shape[:2]
+    ax.imshow(pixels, cmap="gray" if pixels.ndim == 2 else None, vmin=0, vmax=1, extent=(0, w, h, 0))
+    mesh = ax.pcolormesh(ex, ey, values, cmap=cmap, shading="flat", alpha=0.8, **kw)
+    ax.set(xlim=(0, w), ylim=(h, 0), aspect="equal", xticks=[], yticks=[])
+    return mesh
+
+
 def occlusion_figure(rows: list[dict[str, Any]], class_names: list[str], square: int, path: Path) -> Path:
     """Fig. 7's columns for each image: (a) the image and the occluder's size, (b) total activation
     of the strongest layer-L map, (c) its deconvnet projection, (d) p(true class), (e) most
     probable class."""
-    fig, axes = plt.subplots(len(rows), 5, figsize=(15, 3.1 * len(rows)), squeeze=False)
+    fig, axes = plt.subplots(len(rows), 5, figsize=(15, 3.1 * len(rows)), squeeze=False, layout="constrained")
     cmap = plt.get_cmap("tab20")
     for r, d in enumerate(rows):
         m: OcclusionMaps = d["maps"]
@@ -55,29 +65,25 @@ def occlusion_figure(rows: list[dict[str, Any]], class_names: list[str], square:
         ax.add_patch(mpatches.Rectangle((-0.5, -0.5), square, square, fill=True, color="grey", alpha=0.8))
         ax.set_title(f"(a) {d['name']}: {class_names[d['target']]}\np={d['p_clean']:.2f}; grey: occluder", fontsize=9)
         ax = axes[r, 1]
-        im = ax.pcolormesh(ex, ey, m.activation.numpy(), cmap="viridis", shading="flat")
-        ax.set(xlim=(0, w), ylim=(h, 0), aspect="equal", xticks=[], yticks=[])
+        im = _heat(ax, pixels, ex, ey, m.activation.numpy(), "viridis")
         ax.set_title(f"(b) total activation, {d['layer']} map {d['channel']}", fontsize=9)
         fig.colorbar(im, ax=ax, fraction=0.046, pad=0.02)
         ax = axes[r, 2]
         _image(ax, d["projection"])
         ax.set_title(f"(c) deconvnet projection of {d['layer']} map {d['channel']}", fontsize=9)
         ax = axes[r, 3]
-        im = ax.pcolormesh(ex, ey, m.probability.numpy(), cmap="magma", vmin=0, vmax=1, shading="flat")
-        ax.set(xlim=(0, w), ylim=(h, 0), aspect="equal", xticks=[], yticks=[])
+        im = _heat(ax, pixels, ex, ey, m.probability.numpy(), "magma", vmin=0, vmax=1)
         ax.set_title(f"(d) p({class_names[d['target']]})", fontsize=9)
         fig.colorbar(im, ax=ax, fraction=0.046, pad=0.02)
         ax = axes[r, 4]
         classes = m.top_class.numpy()
         present = sorted(set(classes.flatten().tolist()))
         colours = {c: cmap(k % 20) for k, c in enumerate(present)}
-        ax.pcolormesh(ex, ey, np.array([[colours[c] for c in row] for row in classes]), shading="flat")
-        ax.set(xlim=(0, w), ylim=(h, 0), aspect="equal", xticks=[], yticks=[])
+        _heat(ax, pixels, ex, ey, np.array([[colours[c] for c in row] for row in classes]))
         ax.set_title("(e) most probable class", fontsize=9)
         ax.legend(handles=[mpatches.Patch(color=colours[c], label=class_names[c]) for c in present],
                   fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     fig.suptitle(f"Occlusion sensitivity, {square} px grey square (Zeiler & Fergus Fig. 7)", fontsize=11)
-    fig.tight_layout()
     return save_figure(fig, path)
 
 
@@ -109,7 +115,7 @@ def run(cfg: DictConfig, run_dir: str | Path | None = None) -> dict[str, Any]:
                                                            torch.tensor([pos % fmap.shape[2]])))
             projection = proj.full(*x.shape[2:])
             pixels = to_pixels(x, info)[0].permute(1, 2, 0).squeeze(-1).numpy()
-            rows.append({"maps": maps, "pixels": pixels, "projection": to_display_signed(projection)[0],
+            rows.append({"maps": maps, "pixels": pixels, "projection": to_display_signed(projection, CONTRAST)[0],
                          "target": target, "channel": channel, "layer": layer, "name": name,
                          "p_clean": float(p[target])})
             arrays.update({f"{name}/activation": maps.activation, f"{name}/probability": maps.probability,

@@ -17,10 +17,11 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, ListConfig
 from torch import nn
 
+from paperlab.assets import shipped_checkpoint
+from paperlab.data.tensor_images import TensorImages
 from paperlab.engine.checkpoint import load_checkpoint
 from paperlab.errors import UserError
 from paperlab.interpret.deconvnet import Neurons, TopActivations, deconv_project, top_activations
-from paperlab.interpret.stack import LayerStack
 from paperlab.io.figures import (
     conv_filters_figure,
     plt,
@@ -42,36 +43,16 @@ from paperlab.tasks.report import print_results
 log = logging.getLogger(__name__)
 
 DISPLAY_SIDE = 40  # crops are enlarged (nearest neighbour) to at least this many pixels a side
+CONTRAST = 0.99  # projections are scaled so that this quantile of |value| is full black/white
 
 
-def display_windows(stack: LayerStack, index: int, rows: torch.Tensor, cols: torch.Tensor,
-                    height: int, width: int) -> tuple[torch.Tensor, torch.Tensor, int, int]:
-    """The image window shown for neurons at (rows, cols) of modules[index]'s maps: their
-    receptive field, shifted inside the image (and cut to the image where it is larger).
-    Returns (tops, lefts, h, w)."""
-    span_r, span_c = stack.receptive_fields(index)[0]
-    h, w = min(span_r.size, height), min(span_c.size, width)
-    return span_r.start(rows).clamp(0, height - h), span_c.start(cols).clamp(0, width - w), h, w
-
-
-def crop(frames: torch.Tensor, tops: torch.Tensor, lefts: torch.Tensor, h: int, w: int) -> torch.Tensor:
-    """(N, C, H, W) -> (N, C, h, w) windows at per-image (top, left)."""
-    rows = tops[:, None] + torch.arange(h)
-    cols = lefts[:, None] + torch.arange(w)
-    n = torch.arange(len(frames))[:, None, None]
-    return frames[n, :, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)
-
-
-def project_crops(subject: Subject, images: torch.Tensor, index: int, neurons: Neurons) -> dict[str, torch.Tensor]:
-    """Deconvnet projections of `neurons` and the image patches they see, as display windows."""
-    height, width = images.shape[2:]
+def project_crops(subject: Subject, dataset: TensorImages, index: int, neurons: Neurons) -> dict[str, torch.Tensor]:
+    """Deconvnet projections of `neurons` (their image: a dataset index) and the image patches they see."""
     used, local = neurons.image.unique(return_inverse=True)
-    x = images[used]
-    proj = deconv_project(subject.stack, x, index, Neurons(local, neurons.channel, neurons.row, neurons.col))
-    tops, lefts, h, w = display_windows(subject.stack, index, neurons.row, neurons.col, height, width)
-    return {"projection": crop(proj.full(height, width), tops, lefts, h, w),
-            "patch": crop(to_pixels(x, subject.info)[local], tops, lefts, h, w),
-            "origin": torch.stack([tops, lefts], dim=1), "activation": proj.activation}
+    images = dataset.__getitems__(used.tolist())[0]
+    proj = deconv_project(subject.stack, images, index, Neurons(local, neurons.channel, neurons.row, neurons.col))
+    return {"projection": proj.pixels, "patch": proj.patches(to_pixels(images, subject.info)[local]),
+            "origin": torch.stack([proj.top, proj.left], dim=1), "activation": proj.activation}
 
 
 def choose_maps(top: TopActivations, maps: Any, seed: int, layer: str) -> list[int]:
@@ -103,7 +84,7 @@ def _show(ax: Any, mosaic: np.ndarray, title: str = "") -> None:
 
 
 def _mosaic(crops: torch.Tensor, signed: bool, ncols: int) -> np.ndarray:
-    images = to_display_signed(crops) if signed else crops.permute(0, 2, 3, 1).squeeze(-1).numpy()
+    images = to_display_signed(crops, CONTRAST) if signed else crops.permute(0, 2, 3, 1).squeeze(-1).numpy()
     factor = max(1, math.ceil(DISPLAY_SIDE / max(crops.shape[2:])))
     return tile(upscale(images, factor), ncols=ncols, pad=2)
 
@@ -119,7 +100,7 @@ def top9_figure(layers: dict[str, dict[str, Any]], path: Path, maps_per_row: int
         for lo in range(0, len(cells), maps_per_row):
             rows.append((layer, cells[lo : lo + maps_per_row]))
     ncols = 2 * maps_per_row
-    fig, axes = plt.subplots(len(rows), ncols, figsize=(2.0 * ncols, 2.2 * len(rows)), squeeze=False)
+    fig, axes = plt.subplots(len(rows), ncols, figsize=(2.0 * ncols, 2.3 * len(rows) + 0.4), squeeze=False, layout="constrained")
     for r, (layer, cells) in enumerate(rows):
         for c in range(maps_per_row):
             ax_p, ax_i = axes[r, 2 * c], axes[r, 2 * c + 1]
@@ -132,38 +113,50 @@ def top9_figure(layers: dict[str, dict[str, Any]], path: Path, maps_per_row: int
             _show(ax_i, patch, "image patches")
     fig.suptitle("Top-9 activations per feature map, projected to pixels by the deconvnet (Zeiler & Fergus Fig. 2)",
                  fontsize=10)
-    fig.tight_layout()
     return save_figure(fig, path)
 
 
 def evolution_figure(layers: dict[str, dict[str, Any]], epochs: list[int], path: Path) -> Path:
-    """Fig. 4's layout: one row per feature map, one column per epoch, the strongest activation's
-    projection."""
-    rows = [(layer, m, d["projection"][i]) for layer, d in layers.items() for i, m in enumerate(d["maps"])]
-    fig, axes = plt.subplots(len(rows), len(epochs), figsize=(1.2 * len(epochs) + 0.8, 1.2 * len(rows)), squeeze=False)
-    for r, (layer, m, proj) in enumerate(rows):
-        for e, epoch in enumerate(epochs):
-            _show(axes[r, e], _mosaic(proj[e : e + 1], True, 1), f"epoch {epoch}" if r == 0 else "")
-        axes[r, 0].set_ylabel(f"{layer}\nmap {m}", fontsize=8, rotation=0, ha="right", va="center")
-    fig.suptitle("Strongest activation of each map over training (Zeiler & Fergus Fig. 4)", fontsize=10)
-    fig.tight_layout()
+    """Fig. 4's layout: a block per layer, a row per feature map, in each row the strongest
+    activation's projection at each epoch, left to right."""
+    nrows = max(len(d["maps"]) for d in layers.values())
+    fig, axes = plt.subplots(nrows, len(layers), figsize=(1.1 * len(epochs) * len(layers) + 0.5, 1.3 * nrows + 0.6),
+                             squeeze=False, layout="constrained")
+    for c, (layer, d) in enumerate(layers.items()):
+        for r in range(nrows):
+            ax = axes[r, c]
+            if r >= len(d["maps"]):
+                ax.set_axis_off()
+                continue
+            _show(ax, _mosaic(d["projection"][r], True, len(epochs)))
+            ax.set_ylabel(f"map {d['maps'][r]}", fontsize=8)
+        axes[0, c].set_title(f"{layer}: epochs {', '.join(map(str, epochs))}", fontsize=9)
+    fig.suptitle("Strongest activation of feature maps as training goes on, projected by the deconvnet "
+                 "(Zeiler & Fergus Fig. 4)", fontsize=10)
     return save_figure(fig, path)
 
 
 def snapshots(where: str | Path) -> list[tuple[int, Path]]:
-    """A training run's weights by epoch: checkpoints/snapshots/epoch_NNN.pt, and last.pt last."""
-    run = Path(str(where)).expanduser()
-    found = sorted((int(m.group(1)), p) for p in (run / "checkpoints" / "snapshots").glob("epoch_*.pt")
+    """A training run's weights by epoch, final weights last: a run directory's
+    checkpoints/snapshots/epoch_NNN.pt and last.pt, or a shipped model's snapshots/ and model.pt."""
+    path = Path(str(where)).expanduser()
+    shipped = None if path.exists() else shipped_checkpoint(str(where))
+    if path.is_dir():
+        folder, final = path / "checkpoints" / "snapshots", path / "checkpoints" / "last.pt"
+    elif shipped is not None:
+        folder, final = shipped.parent / "snapshots", shipped
+    else:
+        folder = final = None
+    found = sorted((int(m.group(1)), p) for p in (folder.glob("epoch_*.pt") if folder else [])
                    if (m := re.fullmatch(r"epoch_(\d+)\.pt", p.name)))
-    if not run.is_dir() or not found:
-        raise UserError(f"--evolution needs a training run with weight snapshots; {run} has none "
+    if not found:
+        raise UserError(f"--evolution needs a training run with weight snapshots; {where} has none "
                         "(checkpoints/snapshots/epoch_*.pt)",
                         "give the run directory of `paperlab train` (it keeps trainer.snapshot_epochs)")
-    last = run / "checkpoints" / "last.pt"
-    if last.is_file():
-        epoch = int(load_checkpoint(last)["trainer"]["epoch"])
+    if final.is_file():
+        epoch = int(load_checkpoint(final).get("trainer", {}).get("epoch", 0))
         if epoch > found[-1][0]:
-            found.append((epoch, last))
+            found.append((epoch, final))
     return found
 
 
@@ -184,9 +177,7 @@ def evolution(cfg: DictConfig, subject: Subject, layers: list[tuple[str, int]], 
         top = top_activations(snap.stack, batches(dataset, v.batch_size, images_n, f"evolution: epoch {epoch}"), indices, k=1)
         for name, i in layers:
             neurons = top[i].neurons(chosen[name])
-            images = dataset.__getitems__(neurons.image.tolist())[0]
-            crops = project_crops(snap, images, i, Neurons(torch.arange(len(neurons)), neurons.channel,
-                                                           neurons.row, neurons.col))
+            crops = project_crops(snap, dataset, i, neurons)
             out[name]["projection"].append(crops["projection"])
             out[name]["activation"].append(crops["activation"])
             out[name]["image"].append(neurons.image)
@@ -220,10 +211,7 @@ def run(cfg: DictConfig, run_dir: str | Path | None = None) -> dict[str, Any]:
             top = tops[i]
             maps = choose_maps(top, v.maps, int(v.seed), name)
             k = top.value.shape[1]
-            images = dataset.__getitems__(top.image[maps].flatten().tolist())[0]
-            neurons = top.neurons(maps)
-            crops = project_crops(subject, images, i, Neurons(torch.arange(len(neurons)), neurons.channel,
-                                                              neurons.row, neurons.col))
+            crops = project_crops(subject, dataset, i, top.neurons(maps))
             d = {key: t.view(len(maps), k, *t.shape[1:]) for key, t in crops.items()}
             shown[name] = {"maps": maps, **d}
             arrays.update({f"{name}/top_{f}": t for f, t in vars(top).items()})
