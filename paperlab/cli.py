@@ -180,6 +180,24 @@ def runs(directory: Path = typer.Argument(Path("outputs"), help="Folder to searc
     list_runs(directory)
 
 
+@app.command(epilog="""
+**Examples**
+
+    paperlab export outputs/train/zfnet_fashion_mnist/2026-11-25_11-00-43 zfnet_fashion_mnist --snapshots
+""")
+def export(
+    run_dir: Path = typer.Argument(..., help="A finished run directory."),
+    name: str = typer.Argument(..., help="Name of the shipped model (paperlab/assets/NAME/)."),
+    snapshots: bool = typer.Option(False, "--snapshots", help="Also copy checkpoints/snapshots/ (feature evolution)."),
+    note: str = typer.Option(None, "--note", help="A sentence stored in model.json."),
+) -> None:
+    """Ship a run's best weights with paperlab: assets/NAME/model.pt + model.json (command, seed, metrics)."""
+    from paperlab.engine.export import export_run
+
+    out = export_run(run_dir, name, snapshots=snapshots, note=note)
+    typer.echo(f"exported {run_dir} -> {out}")
+
+
 def main() -> None:
     try:
         app()

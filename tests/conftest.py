@@ -12,11 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 REPO = Path(__file__).resolve().parent.parent
-
-torch.set_num_threads(min(2, os.cpu_count() or 1))
 
 
 def write_idx(path: Path, array: np.ndarray, gz: bool = True) -> Path:
@@ -74,7 +71,7 @@ class CLIResult:
 
 def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: int = 300) -> CLIResult:
     """Run `python -m paperlab ARGS` in a subprocess (the real command, end to end)."""
-    full_env = {**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "200", "OMP_NUM_THREADS": "2", **(env or {})}
+    full_env = {**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "200", **(env or {})}
     p = subprocess.run([sys.executable, "-m", "paperlab", *args], cwd=cwd, env=full_env,
                        capture_output=True, text=True, timeout=timeout)
     return CLIResult(p.returncode, p.stdout, p.stderr)
