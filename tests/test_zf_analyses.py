@@ -167,3 +167,37 @@ def test_image_files_are_read_in_the_model_format(trained: Path, tmp_path: Path)
     with torch.no_grad():
         p = model(torch.from_numpy(x)[None]).softmax(-1)[0]
     assert attrs["wide_target"] == int(p.argmax()) and abs(results["occlude/wide_p_clean"] - float(p.max())) < 1e-4
+
+
+def test_shipped_model_occludes_an_image_file(tmp_path: Path) -> None:
+    """The default network (paperlab/assets/zfnet_fashion_mnist) on an image file: no dataset needed."""
+    png = tmp_path / "boot.png"
+    boot = np.zeros((28, 28), dtype=np.uint8)
+    boot[6:22, 14:22] = 230  # shaft
+    boot[16:22, 4:22] = 230  # foot
+    Image.fromarray(boot).save(png)
+    cfg = task_config("occlude", [f"occlude.images=[{png}]", "occlude.stride=4"])
+    assert cfg.checkpoint == "zfnet_fashion_mnist"
+    results = occlude.run(cfg, run_dir=tmp_path / "out")
+    arrays, attrs = load_arrays(tmp_path / "out" / "arrays" / "occlusion.h5")
+    assert arrays["boot/probability"].shape == (6, 6) and attrs["source"].endswith("zfnet_fashion_mnist/model.pt")
+    assert 0 <= results["occlude/boot_p_min"] <= results["occlude/boot_p_clean"] <= 1
+
+
+def test_shipped_model_has_snapshots_for_evolution() -> None:
+    epochs = visualize.snapshots("zfnet_fashion_mnist")
+    assert [e for e, _ in epochs] == [1, 2, 5, 7] and epochs[-1][1].name == "model.pt"
+
+
+@pytest.mark.slow
+def test_default_commands_reproduce_the_papers_observations(tmp_path: Path) -> None:
+    """On the shipped ZFNet and Fashion-MNIST: occluding the object can flip the decision (Fig. 7);
+    layer 1 moves more than the penultimate layer under small translations, and rotation hurts the
+    output far more than translation (Fig. 5)."""
+    assert run_cli("occlude", cwd=tmp_path).returncode == 0
+    occ = json.loads((only_run(tmp_path, "occlude") / "results.json").read_text())
+    assert min(v for k, v in occ.items() if k.endswith("_p_min")) < 0.1
+    assert run_cli("invariance", cwd=tmp_path).returncode == 0
+    inv = json.loads((only_run(tmp_path, "invariance") / "results.json").read_text())
+    assert inv["invariance/translate_penultimate_rel_distance"] < inv["invariance/translate_conv1_rel_distance"]
+    assert inv["invariance/rotate_p_true_mean"] < inv["invariance/translate_p_true_mean"] - 0.2

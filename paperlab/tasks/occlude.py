@@ -54,7 +54,6 @@ def occlusion_figure(rows: list[dict[str, Any]], class_names: list[str], square:
     of the strongest layer-L map, (c) its deconvnet projection, (d) p(true class), (e) most
     probable class."""
     fig, axes = plt.subplots(len(rows), 5, figsize=(15, 3.1 * len(rows)), squeeze=False, layout="constrained")
-    cmap = plt.get_cmap("tab20")
     for r, d in enumerate(rows):
         m: OcclusionMaps = d["maps"]
         pixels = d["pixels"]
@@ -78,7 +77,8 @@ def occlusion_figure(rows: list[dict[str, Any]], class_names: list[str], square:
         ax = axes[r, 4]
         classes = m.top_class.numpy()
         present = sorted(set(classes.flatten().tolist()))
-        colours = {c: cmap(k % 20) for k, c in enumerate(present)}
+        cmap = plt.get_cmap("tab10" if len(present) <= 10 else "tab20")  # distinct colours, by rank
+        colours = {c: cmap(k % cmap.N) for k, c in enumerate(present)}
         _heat(ax, pixels, ex, ey, np.array([[colours[c] for c in row] for row in classes]))
         ax.set_title("(e) most probable class", fontsize=9)
         ax.legend(handles=[mpatches.Patch(color=colours[c], label=class_names[c]) for c in present],

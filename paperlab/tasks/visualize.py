@@ -161,15 +161,14 @@ def snapshots(where: str | Path) -> list[tuple[int, Path]]:
 
 
 def evolution(cfg: DictConfig, subject: Subject, layers: list[tuple[str, int]], epochs: list[tuple[int, Path]],
-              run: Any) -> dict[str, Any]:
-    """Fig. 4: at each epoch snapshot, the strongest activation of chosen maps over the images."""
+              tops: dict[int, TopActivations], run: Any) -> dict[str, Any]:
+    """Fig. 4: at each epoch snapshot, the strongest activation of chosen maps over the images.
+    The maps are sampled among those the final weights use (`tops`: their top activations)."""
     v = cfg.visualize
     dataset = dataset_split(cfg, subject, str(v.evolution_split))
     images_n = min(len(dataset), int(v.max_images or len(dataset)))
     indices = [i for _, i in layers]
-    # maps chosen on the final weights, followed back through training
-    final = top_activations(subject.stack, batches(dataset, v.batch_size, images_n, "evolution: choosing maps"), indices, k=1)
-    chosen = {name: choose_maps(final[i], v.evolution_maps, int(v.seed), name) for name, i in layers}
+    chosen = {name: choose_maps(tops[i], v.evolution_maps, int(v.seed), name) for name, i in layers}
     out: dict[str, dict[str, Any]] = {name: {"maps": chosen[name], "projection": [], "activation": [], "image": []}
                                       for name, _ in layers}
     for epoch, path in epochs:
@@ -229,7 +228,7 @@ def run(cfg: DictConfig, run_dir: str | Path | None = None) -> dict[str, Any]:
         conv_filters_figure(first.weight, run.figure("layer1_filters.png"),
                             title=f"Layer-1 filters ({first.weight.shape[0]})")
         if v.evolution:
-            results.update(evolution(cfg, subject, layers, epochs, run))
+            results.update(evolution(cfg, subject, layers, epochs, tops, run))
         run.save_results(results)
     return results
 
