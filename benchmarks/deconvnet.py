@@ -19,12 +19,11 @@ of the first `--maps-224` maps (captum needs ~0.1-0.3 s a neuron there; `--maps-
 from __future__ import annotations
 
 import argparse
-import statistics
 from typing import Any
 
 import numpy as np
 import torch
-from _measure import isolated
+from _measure import HEADER, isolated, row
 
 CASES = [  # (label, image size, channels, images, layer)
     ("zfnet-28", 28, 1, 256, "conv1"),
@@ -87,19 +86,15 @@ def main() -> None:
     parser.add_argument("--maps-224", type=int, default=32)
     args = parser.parse_args()
     print("top-9 deconvnet projections of the maps of a layer, CPU, random weights")
-    print(f"{'model':10} {'layer':6} {'neurons':>7} {'captum s':>9} {'paperlab s':>10} {'speed-up':>9} "
-          f"{'captum MB':>10} {'paperlab MB':>11} {'max |diff|':>11}")
+    print(f"{'model':10} {'layer':6} {'neurons':>7} {HEADER}")
     for label, size, channels, n_images, layer in CASES:
         setup_args = (size, channels, n_images, layer, args.maps_224 if size == 224 else 0)
         theirs, ours = [], []
         for _ in range(args.repeats):
             theirs.append(isolated(setup, captum_side, *setup_args))
             ours.append(isolated(setup, paperlab_side, *setup_args))
-        t_c, t_o = statistics.median(r[0] for r in theirs), statistics.median(r[0] for r in ours)
-        m_c, m_o = max(r[1] for r in theirs), max(r[1] for r in ours)
-        diff = difference(theirs[0][2], ours[0][2])
-        print(f"{label:10} {layer:6} {len(ours[0][2][1]):7d} {t_c:9.1f} {t_o:10.2f} {t_c / t_o:8.1f}x "
-              f"{m_c:10.0f} {m_o:11.0f} {diff:11.1e}", flush=True)
+        diff = difference(theirs[0].result, ours[0].result)
+        print(f"{label:10} {layer:6} {len(ours[0].result[1]):7d} {row(theirs, ours, diff)}", flush=True)
 
 
 if __name__ == "__main__":

@@ -89,7 +89,7 @@ RUN_DIR_HELP = "A training run directory, a .pt checkpoint, or a shipped model (
 """)
 def visualize(
     ctx: typer.Context,
-    run_dir: str = typer.Argument(None, metavar="[RUN_DIR]", help=RUN_DIR_HELP),
+    run_dir: str = typer.Argument(None, metavar="RUN_DIR", help=RUN_DIR_HELP),
     evolution: bool = typer.Option(False, "--evolution", help="Also follow chosen maps through the run's epoch snapshots (Fig. 4)."),
 ) -> None:
     """Deconvnet projections of the top-9 activations of feature maps, per conv layer (Zeiler & Fergus Fig. 2)."""
@@ -115,7 +115,7 @@ def visualize(
 """)
 def occlude(
     ctx: typer.Context,
-    run_dir: str = typer.Argument(None, metavar="[RUN_DIR]", help=RUN_DIR_HELP),
+    run_dir: str = typer.Argument(None, metavar="RUN_DIR", help=RUN_DIR_HELP),
     size: int = typer.Option(None, "--size", help="Side of the grey square in pixels (default 8)."),
     stride: int = typer.Option(None, "--stride", help="Pixels between square positions (default 2)."),
     image: list[Path] = typer.Option(None, "--image", help="An image file to occlude (repeatable); default: dataset images."),
@@ -142,7 +142,7 @@ def occlude(
 """)
 def invariance(
     ctx: typer.Context,
-    run_dir: str = typer.Argument(None, metavar="[RUN_DIR]", help=RUN_DIR_HELP),
+    run_dir: str = typer.Argument(None, metavar="RUN_DIR", help=RUN_DIR_HELP),
     image: list[Path] = typer.Option(None, "--image", help="An image file to transform (repeatable); default: dataset images."),
 ) -> None:
     """Invariance to translation, scale, rotation (Zeiler & Fergus Fig. 5): feature distances at layer 1 and 7, p(true class)."""

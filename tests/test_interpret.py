@@ -258,7 +258,7 @@ def test_occlusion_maps_equal_one_forward_pass_per_position(build, shape, square
     x = torch.randn(*shape)
     _, index = stack.resolve(layer)
     act, prob, cls = naive_occlusion(model, x, 3, index, 1, square, stride, fill=0.5)
-    for max_window in (0.5, 1.0):  # incremental up to half a map / all the way
+    for max_window in (0.5, 1.0):  # incremental up to half of a map / all the way
         maps = occlusion_maps(stack, x, 3, index, 1, square, stride, fill=0.5, max_window=max_window,
                               max_bytes=2**20)  # small batches
         assert (maps.activation - act).abs().max() <= 1e-5 * max(1.0, float(act.abs().max()))

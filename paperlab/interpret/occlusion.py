@@ -71,8 +71,9 @@ def _changed_window(start: torch.Tensor, size: int, w: Window, out_len: int) -> 
 
 
 def _gather(src: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
-    """src (1, C, H, W) at per-position row/col index grids (B, h), (B, w) -> (B, C, h, w)."""
-    return src[0][:, rows[:, :, None], cols[:, None, :]].permute(1, 0, 2, 3)
+    """src (1, C, H, W) at per-position row/col index grids (B, h), (B, w) -> (B, C, h, w)
+    (gathered channels-last: each index copies a run of C values)."""
+    return src[0].permute(1, 2, 0)[rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)
 
 
 def _paste(region: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, patch: _Patch) -> torch.Tensor:
@@ -83,19 +84,21 @@ def _paste(region: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, patch: 
     c = cols - patch.cols[:, None]
     inside = ((r >= 0) & (r < ph))[:, :, None] & ((c >= 0) & (c < pw))[:, None, :]
     b = torch.arange(len(rows))[:, None, None]
-    moved = patch.values[b, :, r.clamp(0, ph - 1)[:, :, None], c.clamp(0, pw - 1)[:, None, :]].permute(0, 3, 1, 2)
+    moved = patch.values.permute(0, 2, 3, 1)[b, r.clamp(0, ph - 1)[:, :, None], c.clamp(0, pw - 1)[:, None, :]]
+    moved = moved.permute(0, 3, 1, 2)
     return torch.where(inside[:, None], moved, region)
 
 
 @dataclass
 class _Step:
     """Where one conv/pool's changed output window lies for every position: first row/col (P,) and
-    the common height/width."""
+    the common height/width; and the unoccluded input of the layer, padded as the layer pads it."""
 
     rows: torch.Tensor
     cols: torch.Tensor
     height: int
     width: int
+    padded: torch.Tensor
 
 
 def _plan(stack: LayerStack, base: list[torch.Tensor], rows: torch.Tensor, cols: torch.Tensor, square: int,
@@ -112,26 +115,32 @@ def _plan(stack: LayerStack, base: list[torch.Tensor], rows: torch.Tensor, cols:
             cols, w = _changed_window(cols, w, geometry[1], out_w)
             if h * w > max_window * out_h * out_w:
                 break
-            steps.append(_Step(rows, cols, h, w))
+            steps.append(_Step(rows, cols, h, w, _pad(stack.modules[i], geometry, base[i], (out_h, out_w))))
         else:
             steps.append(None)
     return steps
 
 
-def _recompute(module: nn.Module, geometry: tuple[Window, Window], base_in: torch.Tensor, out_size: tuple[int, int],
-               step: _Step, sel: slice, patch: _Patch) -> _Patch:
-    """Recompute the window of a conv/pool's output that the patch at its input changes: gather the
-    input it needs from the unoccluded map, paste the patch over it, apply the layer unpadded."""
+def _pad(module: nn.Module, geometry: tuple[Window, Window], base_in: torch.Tensor,
+         out_size: tuple[int, int]) -> torch.Tensor:
+    """A layer's input padded as the layer pads it (zeros for a conv, -inf for max-pooling), and on
+    the far sides as far as its last window reaches (ceil mode)."""
     wr, wc = geometry
     (out_h, out_w), (in_h, in_w) = out_size, base_in.shape[2:]
-    row0, col0 = step.rows[sel], step.cols[sel]
     below = max(wr.padding, (out_h - 1) * wr.stride + wr.span - wr.padding - in_h)
     right = max(wc.padding, (out_w - 1) * wc.stride + wc.span - wc.padding - in_w)
     pad_value = float("-inf") if isinstance(module, nn.MaxPool2d) else 0.0
-    padded = F.pad(base_in, (wc.padding, right, wr.padding, below), value=pad_value)
+    return F.pad(base_in, (wc.padding, right, wr.padding, below), value=pad_value)
+
+
+def _recompute(module: nn.Module, geometry: tuple[Window, Window], step: _Step, sel: slice, patch: _Patch) -> _Patch:
+    """Recompute the window of a conv/pool's output that the patch at its input changes: gather the
+    input it needs from the unoccluded map, paste the patch over it, apply the layer unpadded."""
+    wr, wc = geometry
+    row0, col0 = step.rows[sel], step.cols[sel]
     rows = (row0 * wr.stride)[:, None] + torch.arange((step.height - 1) * wr.stride + wr.span)  # padded coords
     cols = (col0 * wc.stride)[:, None] + torch.arange((step.width - 1) * wc.stride + wc.span)
-    region = _paste(_gather(padded, rows, cols), rows - wr.padding, cols - wc.padding, patch)
+    region = _paste(_gather(step.padded, rows, cols), rows - wr.padding, cols - wc.padding, patch)
     if isinstance(module, nn.Conv2d):
         values = F.conv2d(region, module.weight, module.bias, module.stride, 0, module.dilation, module.groups)
     else:
@@ -160,7 +169,7 @@ def _patch_total(base: torch.Tensor, patch: _Patch, channel: int) -> torch.Tenso
 
 @torch.no_grad()
 def occlusion_maps(stack: LayerStack, image: torch.Tensor, target: int, map_index: int, channel: int,
-                   square: int, stride: int, fill: torch.Tensor | float = 0.0, max_window: float = 0.5,
+                   square: int, stride: int, fill: torch.Tensor | float = 0.0, max_window: float = 0.75,
                    max_bytes: int = 128 * 2**20) -> OcclusionMaps:
     """Slide a `square` x `square` patch of `fill` over `image` (1, C, H, W) every `stride` pixels.
 
@@ -183,8 +192,14 @@ def occlusion_maps(stack: LayerStack, image: torch.Tensor, target: int, map_inde
         base.append(module(base[-1]))
     steps = _plan(stack, base, grid_r.flatten(), grid_c.flatten(), square, max_window)
     start = len(steps)  # the first module that runs on full maps
-    largest = max(x[0].numel() for x in base[start:])
-    batch = max(1, max_bytes // (3 * 4 * largest))  # a full map, its pasted copy and the next layer's
+    # per position: the largest full map, or the largest window with the region it reads
+    per_position = max(x[0].numel() for x in base[start:])
+    for i, step in enumerate(steps):
+        if step is not None:
+            wr, wc = windows(stack.modules[i])
+            region = ((step.height - 1) * wr.stride + wr.span) * ((step.width - 1) * wc.stride + wc.span)
+            per_position = max(per_position, base[i].shape[1] * region + base[i + 1].shape[1] * step.height * step.width)
+    batch = max(1, max_bytes // (6 * 4 * per_position))  # float32 values and ~5 temporaries of the same size (measured)
 
     acts, probs, classes = [], [], []
     for lo in range(0, grid_r.numel(), batch):
@@ -197,7 +212,7 @@ def occlusion_maps(stack: LayerStack, image: torch.Tensor, target: int, map_inde
             if step is None:
                 patch = _Patch(module(patch.values), patch.rows, patch.cols)
             else:
-                patch = _recompute(module, windows(module), base[i], base[i + 1].shape[2:], step, sel, patch)
+                patch = _recompute(module, windows(module), step, sel, patch)
             if i == map_index:
                 total = _patch_total(base[i + 1], patch, channel)
         logits, kept = stack.forward(_assemble(base[start], patch), start=start,
