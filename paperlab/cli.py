@@ -62,6 +62,101 @@ def train(
     launch("train", task.main, ctx.args, resume=resume)
 
 
+def _checkpoint_overrides(run_dir: str | None, args: list[str]) -> list[str]:
+    """The optional RUN_DIR argument of an analysis command as a `checkpoint=` override. With
+    extra arguments allowed, a first `key=value` override lands in RUN_DIR: hand it back."""
+    if run_dir is None:
+        return list(args)
+    if "=" in run_dir:
+        return [run_dir, *args]
+    return [*args, f"checkpoint={json.dumps(run_dir)}"]
+
+
+def _images_override(task: str, images: list[Path] | None) -> list[str]:
+    return [f"{task}.images={json.dumps([str(p) for p in images])}"] if images else []
+
+
+RUN_DIR_HELP = "A training run directory, a .pt checkpoint, or a shipped model (default: zfnet_fashion_mnist)."
+
+
+@app.command(context_settings=PASSTHROUGH, epilog="""
+**Examples**
+
+    paperlab visualize                                          # the shipped ZFNet on Fashion-MNIST
+
+    paperlab visualize outputs/train/zfnet_fashion_mnist/2026-11-25_10-00-00 --evolution
+
+    paperlab visualize visualize.layers=[conv1,conv5] visualize.maps=16
+
+    paperlab visualize visualize.layers=[conv2] visualize.maps=[3,7,11]
+
+    paperlab visualize model=vgg16 model.weights=IMAGENET1K_V1 data=imagenet data.root=/datasets/imagenet
+""")
+def visualize(
+    ctx: typer.Context,
+    run_dir: str = typer.Argument(None, metavar="RUN_DIR", help=RUN_DIR_HELP),
+    evolution: bool = typer.Option(False, "--evolution", help="Also follow chosen maps through the run's epoch snapshots (Fig. 4)."),
+) -> None:
+    """Deconvnet projections of the top-9 activations of feature maps, per conv layer (Zeiler & Fergus Fig. 2)."""
+    from paperlab.launch import launch
+    from paperlab.tasks import visualize as task
+
+    overrides = _checkpoint_overrides(run_dir, ctx.args) + (["visualize.evolution=true"] if evolution else [])
+    launch("visualize", task.main, overrides)
+
+
+@app.command(context_settings=PASSTHROUGH, epilog="""
+**Examples**
+
+    paperlab occlude                                            # 4 Fashion-MNIST images, 8 px square, stride 2
+
+    paperlab occlude outputs/train/zfnet_fashion_mnist/2026-11-25_10-00-00 --size 12 --stride 4
+
+    paperlab occlude --image shoe.png occlude.labels=[Sneaker]
+
+    paperlab occlude occlude.indices=[0,1,2]                    # validation images by index
+
+    paperlab occlude model=vgg16 model.weights=IMAGENET1K_V1 --image cat.jpg --size 32 --stride 8
+""")
+def occlude(
+    ctx: typer.Context,
+    run_dir: str = typer.Argument(None, metavar="RUN_DIR", help=RUN_DIR_HELP),
+    size: int = typer.Option(None, "--size", help="Side of the grey square in pixels (default 8)."),
+    stride: int = typer.Option(None, "--stride", help="Pixels between square positions (default 2)."),
+    image: list[Path] = typer.Option(None, "--image", help="An image file to occlude (repeatable); default: dataset images."),
+) -> None:
+    """Occlusion sensitivity (Zeiler & Fergus Fig. 7): slide a grey square, map layer-5 activation, p(true class), top class."""
+    from paperlab.launch import launch
+    from paperlab.tasks import occlude as task
+
+    overrides = _checkpoint_overrides(run_dir, ctx.args) + _images_override("occlude", image)
+    overrides += [f"occlude.{k}={v}" for k, v in (("size", size), ("stride", stride)) if v is not None]
+    launch("occlude", task.main, overrides)
+
+
+@app.command(context_settings=PASSTHROUGH, epilog="""
+**Examples**
+
+    paperlab invariance                                         # 5 Fashion-MNIST images, one per class
+
+    paperlab invariance outputs/train/zfnet_fashion_mnist/2026-11-25_10-00-00 invariance.steps=31
+
+    paperlab invariance --image shoe.png invariance.labels=[Sneaker]
+
+    paperlab invariance invariance.rotate=180 invariance.scale=[0.6,1.4]
+""")
+def invariance(
+    ctx: typer.Context,
+    run_dir: str = typer.Argument(None, metavar="RUN_DIR", help=RUN_DIR_HELP),
+    image: list[Path] = typer.Option(None, "--image", help="An image file to transform (repeatable); default: dataset images."),
+) -> None:
+    """Invariance to translation, scale, rotation (Zeiler & Fergus Fig. 5): feature distances at layer 1 and 7, p(true class)."""
+    from paperlab.launch import launch
+    from paperlab.tasks import invariance as task
+
+    launch("invariance", task.main, _checkpoint_overrides(run_dir, ctx.args) + _images_override("invariance", image))
+
+
 @app.command("sample-text", context_settings=PASSTHROUGH, epilog="""
 **Examples**
 
@@ -84,8 +179,6 @@ def sample_text(
     unknown: str = typer.Option(None, "--unknown", help="Prime characters the model never saw: error or skip."),
 ) -> None:
     """Generate text with a character-level LSTM (Graves 2013 Sec. 3), streamed as it is sampled."""
-    import json
-
     from paperlab.launch import launch
     from paperlab.tasks import sample_text as task
 
@@ -143,8 +236,6 @@ def gradcam(
 ) -> None:
     """Grad-CAM (Selvaraju et al. 2017) of a trained classifier on image files: overlays (PNG) and
     maps (HDF5) in a run directory."""
-    import json
-
     from paperlab.launch import launch
     from paperlab.tasks import gradcam as task
 
