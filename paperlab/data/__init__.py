@@ -21,4 +21,4 @@ def build_data(cfg: DictConfig) -> Any:
 
 
 # Importing a family's module registers its datasets (timm-style).
-from paperlab.data import cifar, hershey_handwriting, imagenet, mnist  # noqa: E402, F401
+from paperlab.data import cifar, hershey_handwriting, iam_ondb, imagenet, mnist  # noqa: E402, F401

@@ -15,6 +15,7 @@ Generation is deterministic (seeded) and cached as HDF5 under ~/.cache/paperlab/
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -45,6 +46,7 @@ _WORD = re.compile(r"^[(\"']?(?:[A-Za-z]+(?:'[a-z]+)?|\d+)[)\"']?[.,;:!?]?$")
 
 
 # -- text --------------------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=1)
 def english_runs() -> list[list[str]]:
     """Runs of plain English words from Python's documentation (pydoc topics) and the docstrings of
     the standard library, in a fixed order. Code-like tokens end a run."""

@@ -10,7 +10,6 @@ and logged is the mean per sequence.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -19,9 +18,8 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from paperlab.data import build_data
-from paperlab.data.strokes import Alphabet, HandwritingData, OffsetStats, StrokeDataset
+from paperlab.data.strokes import HandwritingData, StrokeDataset
 from paperlab.engine.learner import Learner, register_learner
-from paperlab.engine.restore import load_for_analysis
 from paperlab.errors import UserError
 from paperlab.io.figures import training_curves_figure
 from paperlab.models import create_model
@@ -95,7 +93,8 @@ class Handwriting(Learner):
 
     def checkpoint_extras(self) -> dict[str, Any]:
         return {"kind": self.model.kind, "alphabet": self.data.alphabet.chars, "stats": self.data.stats.to_dict(),
-                "source": self.data.source, "styles": self.data.styles, "model_kw": self.model_kw}
+                "source": self.data.source, "styles": self.data.styles, "model_kw": self.model_kw,
+                "points_per_char": 1 / chars_per_point(self.data.splits["train"])}
 
     def on_fit_end(self, run: Any) -> dict[str, Any]:
         training_curves_figure(run.read_metrics(), run.figure("training_curves.png"))
@@ -107,32 +106,3 @@ def chars_per_point(data: StrokeDataset) -> float:
     chars = sum(len(t) for t in data.text)
     points = sum(len(s) for s in data.strokes)
     return round(chars / max(points, 1), 4)
-
-
-class HandwritingModel(nn.Module):
-    """A trained handwriting network with what sampling needs: alphabet, offset statistics, styles."""
-
-    def __init__(self, net: nn.Module, alphabet: Alphabet, stats: OffsetStats, styles: list[dict[str, Any]],
-                 source: str) -> None:
-        super().__init__()
-        self.net = net.eval()
-        self.alphabet = alphabet
-        self.stats = stats
-        self.styles = styles
-        self.source = source
-
-    @property
-    def kind(self) -> str:
-        return self.net.kind
-
-
-def load_handwriting(where: str | Path, prefer: str = "best") -> tuple[HandwritingModel, Path]:
-    """Rebuild a trained handwriting network from a run directory, checkpoint or shipped model name."""
-    ckpt, path = load_for_analysis(where, "handwriting", prefer)
-    extras = ckpt["extras"]
-    name = ckpt["config"]["model"]["name"]
-    net = create_model(name, **extras["model_kw"])
-    net.load_state_dict(ckpt["model"])
-    model = HandwritingModel(net, Alphabet(extras["alphabet"]), OffsetStats.from_dict(extras["stats"]),
-                             list(extras.get("styles") or []), extras.get("source", "?"))
-    return model, path

@@ -118,11 +118,12 @@ class HandwritingSynthesis(nn.Module):
                                                 grad_clip=cfg.lstm_clip))
         self.mdn = MixtureDensity(MixtureDensityConfig(h * cfg.num_layers, cfg.num_components))
 
-    def initial_state(self, batch: int, device: torch.device | None = None) -> SynthesisState:
-        cfg = self.cfg
-        zeros = lambda *s: torch.zeros(*s, device=device)  # noqa: E731
-        return SynthesisState(zeros(batch, cfg.hidden_size), zeros(batch, cfg.hidden_size),
-                              zeros(batch, cfg.window_components), zeros(batch, cfg.alphabet_size), None)
+    def initial_state(self, like: torch.Tensor) -> SynthesisState:
+        """Zeros for a batch like `like` (B, ...): same batch size, device and dtype."""
+        cfg, b = self.cfg, like.shape[0]
+        zeros = lambda *s: like.new_zeros(*s)  # noqa: E731
+        return SynthesisState(zeros(b, cfg.hidden_size), zeros(b, cfg.hidden_size),
+                              zeros(b, cfg.window_components), zeros(b, cfg.alphabet_size), None)
 
     def one_hot(self, text: torch.Tensor) -> torch.Tensor:
         """Character ids (B, U), -1 for padding -> c (B, U, V), padding rows all zero."""
@@ -131,11 +132,11 @@ class HandwritingSynthesis(nn.Module):
 
     def forward(self, x: torch.Tensor, text: torch.Tensor, state: SynthesisState | None = None) -> SynthesisOutput:
         """x (B, T, 3) pen offsets, text (B, U) character ids (-1 = padding)."""
-        b, t_len = x.shape[:2]
+        t_len = x.shape[1]
         c = self.one_hot(text).to(x.dtype)
-        st = state or self.initial_state(b, x.device)
+        st = state or self.initial_state(x)
         h, cell, kappa, w = st.h1, st.c1, st.kappa, st.w
-        u = positions(c.shape[1], x.device)
+        u = positions(c.shape[1], x.device).to(x.dtype)
         hs, ws, phis, kappas = [], [], [], []
         for t in range(t_len):  # layer 1 and the window: w_t needs h^1_t, which needs w_{t-1}
             h, cell = self.cell(torch.cat([x[:, t], w], dim=-1), (h, cell))
