@@ -102,6 +102,28 @@ def test_bad_input_and_wrong_checkpoints_are_user_errors(trained: tuple[Path, Pa
         sample(sample_cfg(tmp_path / "classifier.pt"), tmp_path / "never")
 
 
+def test_priming_from_files(trained: tuple[Path, Path, dict[str, str]], tmp_path: Path) -> None:
+    """--prime-strokes takes the strokes .h5 a sample run wrote, (T, 3) .npy offsets, or IAM-OnDB XML."""
+    from test_handwriting_data import write_line
+
+    from paperlab.tasks.sample_handwriting import run as sample
+
+    _, run, _ = trained
+    results = sample(sample_cfg(run, text="ab", figures="false"), tmp_path / "first")
+    h5 = tmp_path / "first" / "arrays" / "strokes.h5"
+    again = sample(sample_cfg(run, text="cd", prime_strokes=h5, figures="false"), tmp_path / "primed")
+    assert results["lines"] == again["lines"] == 1
+    np.save(tmp_path / "p.npy", StrokeSet.load(h5).offsets[0])
+    write_line(tmp_path / "p.xml", [[(1000 + 10 * k, 1200 - 3 * k) for k in range(9)], [(1200, 1150), (1210, 1160)]])
+    for primer in ("p.npy", "p.xml"):
+        sample(sample_cfg(run, text="cd", prime_strokes=tmp_path / primer, prime_text="ab", figures="false"),
+               tmp_path / primer.replace(".", "_"))
+    with pytest.raises(UserError, match="needs the primer's text"):
+        sample(sample_cfg(run, text="cd", prime_strokes=tmp_path / "p.npy"), tmp_path / "never")
+    with pytest.raises(UserError, match="does not exist"):
+        sample(sample_cfg(run, text="cd", prime_strokes=tmp_path / "missing.h5"), tmp_path / "never")
+
+
 def test_stop_rule_is_phi_past_the_end_above_every_character() -> None:
     phi = torch.tensor([[0.1, 0.9, 0.3, 0.0, 5.0],  # U=3: phi(U+1) = 0.0 < 0.9 -> not yet
                         [0.0, 0.1, 0.2, 0.3, 5.0],  # U=3: phi(U+1) = 0.3 > all -> stop

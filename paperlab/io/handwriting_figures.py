@@ -63,7 +63,7 @@ def layout(lines: Sequence[Sequence[np.ndarray]], gap: float = 1.4) -> list[list
 
 
 def page_figure(lines: Sequence[Sequence[np.ndarray]], labels: Sequence[str], png: Path | None,
-                svg: Path | None, title: str = "") -> None:
+                svg: Path | None) -> None:
     """Lines of handwriting (strokes of absolute points, y up) as a page; labels in the margin."""
     placed = layout(lines)
     strokes = [s for line in placed for s in line]
@@ -72,18 +72,18 @@ def page_figure(lines: Sequence[Sequence[np.ndarray]], labels: Sequence[str], pn
     pad = 0.8 * h
     label_w = 0.0 if not any(labels) else 0.55 * h * max(len(s) for s in labels) * 0.6
     if png is not None:
-        _page_png(placed, labels, png, (x0 - pad - label_w, x1 + pad, y0 - pad, y1 + pad), h, title)
+        _page_png(placed, labels, png, (x0 - pad - label_w, x1 + pad, y0 - pad, y1 + pad), h)
     if svg is not None:
         _page_svg(strokes, svg, (x0 - pad, x1 + pad, y0 - pad, y1 + pad), h)
 
 
 def _page_png(placed: list[list[np.ndarray]], labels: Sequence[str], path: Path,
-              box: tuple[float, float, float, float], h: float, title: str) -> None:
+              box: tuple[float, float, float, float], h: float) -> None:
     inch = 0.42 / h  # one line height ~ 0.42 inch: ordinary handwriting size on screen
     width, height = (box[1] - box[0]) * inch, (box[3] - box[2]) * inch
     scale = min(1.0, 16 / width)  # very long lines: shrink the page, keep the proportions
-    fig = plt.figure(figsize=(width * scale, height * scale + (0.3 if title else 0)))
-    ax = fig.add_axes((0, 0, 1, height / (height + (0.3 / scale if title else 0))))
+    fig = plt.figure(figsize=(width * scale, height * scale))
+    ax = fig.add_axes((0, 0, 1, 1))
     for line, label in zip(placed, labels, strict=True):
         for s in line:
             c = catmull_rom(s)
@@ -96,8 +96,6 @@ def _page_png(placed: list[list[np.ndarray]], labels: Sequence[str], path: Path,
     ax.set_ylim(box[2], box[3])
     ax.set_aspect("equal")
     ax.set_axis_off()
-    if title:
-        fig.suptitle(title, fontsize=9, color="#444444", y=0.99)
     save_figure(fig, path, dpi=130)
 
 

@@ -159,8 +159,7 @@ def run(cfg: DictConfig, run_dir: str | Path | None = None) -> dict[str, Any]:
     points = sum(len(smp.offsets) for _, smp in flat)
 
     page = [[st[:, :2] for st in offsets_to_strokes(smp.offsets)] for _, smp in flat]
-    title = "" if unconditional else f"checkpoint {ckpt.parent.name}/{ckpt.name}, seed {seed}"
-    page_figure(page, [tag for tag, _ in flat], run.figure("handwriting.png"), run.figure("handwriting.svg"), title)
+    page_figure(page, [tag for tag, _ in flat], run.figure("handwriting.png"), run.figure("handwriting.svg"))
     first = flat[0][1]
     if bool(s.figures) and len(first.offsets):
         if first.phi is not None:
