@@ -300,18 +300,21 @@ class HandwritingData:
     styles: list[dict[str, Any]] = field(default_factory=list)
 
 
-def pick_styles(data: StrokeSet, count: int, max_chars: int = 40) -> list[dict[str, Any]]:
-    """One held-out line for each of the first `count` writers (in writer order): the primers
-    `paperlab sample-handwriting --style N` uses. Plain types, stored inside checkpoints."""
+def pick_styles(data: StrokeSet, count: int, max_chars: int = 36) -> list[dict[str, Any]]:
+    """One held-out line for each of the first `count` writers (in writer order), preferring lines
+    of plain words: the primers `paperlab sample-handwriting --style N` uses. Plain types, stored
+    inside checkpoints."""
+
+    def plain(text: str) -> bool:
+        return len(text) <= max_chars and len(text.split()) >= 3 and all(c.isalpha() or c in " ,." for c in text)
+
     styles: list[dict[str, Any]] = []
-    seen: set[int] = set()
-    order = sorted(range(len(data)), key=lambda i: (data.writer[i], -len(data.text[i])))
+    order = sorted(range(len(data)), key=lambda i: (data.writer[i], not plain(data.text[i]), -len(data.text[i])))
     for i in order:
-        w = data.writer[i]
-        if w in seen or len(data.text[i]) > max_chars or len(data.text[i].split()) < 2:
+        if styles and styles[-1]["writer"] == data.writer[i]:
             continue
-        seen.add(w)
-        styles.append({"writer": w, "text": data.text[i], "offsets": torch.from_numpy(np.asarray(data.offsets[i]))})
+        styles.append({"writer": data.writer[i], "text": data.text[i],
+                       "offsets": torch.from_numpy(np.asarray(data.offsets[i]))})
         if len(styles) == count:
             break
     return styles

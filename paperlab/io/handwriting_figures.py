@@ -7,7 +7,8 @@ sampled point: the drawing shows the trajectory as a pen would trace it, not the
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import matplotlib
@@ -19,6 +20,7 @@ import numpy as np  # noqa: E402
 from paperlab.io.figures import save_figure  # noqa: E402
 
 INK = "#1d2b4f"
+PRIMER = "#b8bcc6"
 LABEL = "#8a8f98"
 
 
@@ -42,55 +44,70 @@ def _extent(strokes: Sequence[np.ndarray]) -> tuple[float, float, float, float]:
     return float(pts[:, 0].min()), float(pts[:, 0].max()), float(pts[:, 1].min()), float(pts[:, 1].max())
 
 
+@dataclass
+class PageLine:
+    """One line of a page: its strokes (absolute points, y up), an optional primer drawn in grey
+    in the same coordinates (the real line the network read before writing), and a margin label."""
+
+    strokes: list[np.ndarray]
+    primer: list[np.ndarray] = field(default_factory=list)
+    label: str = ""
+
+    @property
+    def all_strokes(self) -> list[np.ndarray]:
+        return [*self.primer, *self.strokes]
+
+
 def line_height(lines: Sequence[Sequence[np.ndarray]]) -> float:
     """A robust height of the writing (the 5-95% range of y, which ignores stray flourishes)."""
     hs = [np.subtract(*np.percentile(np.vstack(s)[:, 1], [95, 5])) for s in lines if s]
     return float(np.median(hs)) if hs else 1.0
 
 
-def layout(lines: Sequence[Sequence[np.ndarray]], gap: float = 1.4) -> list[list[np.ndarray]]:
-    """Stack lines top to bottom (y up): each starts at x = 0, baselines `gap` x 2 line heights apart."""
-    pitch = 2 * gap * line_height(lines)
-    out: list[list[np.ndarray]] = []
-    for k, strokes in enumerate(lines):
-        if not strokes:
-            out.append([])
+def layout(lines: Sequence[PageLine], gap: float = 1.4) -> list[PageLine]:
+    """Stack lines top to bottom (y up): each starts at x = 0, `gap` x 2 line heights apart, with
+    half a line more before each labelled line (a new group of rows)."""
+    pitch = 2 * gap * line_height([ln.all_strokes for ln in lines])
+    out: list[PageLine] = []
+    y = 0.0
+    for k, ln in enumerate(lines):
+        y += 0 if k == 0 else pitch * (1.5 if ln.label else 1.0)
+        if not ln.all_strokes:
+            out.append(ln)
             continue
-        pts = np.vstack(strokes)
-        shift = np.array([pts[:, 0].min(), np.median(pts[:, 1]) + k * pitch])
-        out.append([s - shift for s in strokes])
+        pts = np.vstack(ln.all_strokes)
+        shift = np.array([pts[:, 0].min(), np.median(pts[:, 1]) + y])
+        out.append(PageLine([s - shift for s in ln.strokes], [s - shift for s in ln.primer], ln.label))
     return out
 
 
-def page_figure(lines: Sequence[Sequence[np.ndarray]], labels: Sequence[str], png: Path | None,
-                svg: Path | None) -> None:
-    """Lines of handwriting (strokes of absolute points, y up) as a page; labels in the margin."""
+def page_figure(lines: Sequence[PageLine], png: Path | None, svg: Path | None) -> None:
+    """Lines of handwriting as a page (PNG with the labels in the margin, and SVG)."""
     placed = layout(lines)
-    strokes = [s for line in placed for s in line]
-    x0, x1, y0, y1 = _extent(strokes)
-    h = line_height(lines)
+    x0, x1, y0, y1 = _extent([s for ln in placed for s in ln.all_strokes])
+    h = line_height([ln.all_strokes for ln in lines])
     pad = 0.8 * h
-    label_w = 0.0 if not any(labels) else 0.55 * h * max(len(s) for s in labels) * 0.6
+    label_w = 0.33 * h * max((len(ln.label) for ln in lines), default=0)
     if png is not None:
-        _page_png(placed, labels, png, (x0 - pad - label_w, x1 + pad, y0 - pad, y1 + pad), h)
+        _page_png(placed, png, (x0 - pad - label_w, x1 + pad, y0 - pad, y1 + pad), h)
     if svg is not None:
-        _page_svg(strokes, svg, (x0 - pad, x1 + pad, y0 - pad, y1 + pad), h)
+        _page_svg(placed, svg, (x0 - pad, x1 + pad, y0 - pad, y1 + pad), h)
 
 
-def _page_png(placed: list[list[np.ndarray]], labels: Sequence[str], path: Path,
-              box: tuple[float, float, float, float], h: float) -> None:
+def _page_png(placed: list[PageLine], path: Path, box: tuple[float, float, float, float], h: float) -> None:
     inch = 0.42 / h  # one line height ~ 0.42 inch: ordinary handwriting size on screen
     width, height = (box[1] - box[0]) * inch, (box[3] - box[2]) * inch
     scale = min(1.0, 16 / width)  # very long lines: shrink the page, keep the proportions
     fig = plt.figure(figsize=(width * scale, height * scale))
     ax = fig.add_axes((0, 0, 1, 1))
-    for line, label in zip(placed, labels, strict=True):
-        for s in line:
-            c = catmull_rom(s)
-            ax.plot(c[:, 0], c[:, 1], color=INK, lw=1.6 * scale ** 0.5, solid_capstyle="round",
-                    solid_joinstyle="round")
-        if label and line:
-            ax.text(box[0] + 0.2 * h, float(np.median(np.vstack(line)[:, 1])), label, color=LABEL,
+    lw = 1.6 * scale**0.5
+    for ln in placed:
+        for strokes, color in ((ln.primer, PRIMER), (ln.strokes, INK)):
+            for s in strokes:
+                c = catmull_rom(s)
+                ax.plot(c[:, 0], c[:, 1], color=color, lw=lw, solid_capstyle="round", solid_joinstyle="round")
+        if ln.label and ln.all_strokes:
+            ax.text(box[0] + 0.2 * h, float(np.median(np.vstack(ln.all_strokes)[:, 1])), ln.label, color=LABEL,
                     fontsize=max(6.0, 8 * scale), va="center", ha="left")
     ax.set_xlim(box[0], box[1])
     ax.set_ylim(box[2], box[3])
@@ -99,33 +116,37 @@ def _page_png(placed: list[list[np.ndarray]], labels: Sequence[str], path: Path,
     save_figure(fig, path, dpi=130)
 
 
-def _page_svg(strokes: Sequence[np.ndarray], path: Path, box: tuple[float, float, float, float], h: float) -> None:
-    """A hand-written SVG: one cubic Bezier path per stroke (Catmull-Rom control points)."""
+def _svg_path(s: np.ndarray, xy: Callable[[np.ndarray], str]) -> str:
+    """One stroke as a cubic Bezier path through its points (Catmull-Rom control points)."""
+    if len(s) == 1:
+        return f"M{xy(s[0])}l0.01,0"
+    p = np.vstack([s[:1], s, s[-1:]])
+    d = [f"M{xy(p[1])}"]
+    for i in range(1, len(p) - 2):
+        c1 = p[i] + (p[i + 1] - p[i - 1]) / 6
+        c2 = p[i + 1] - (p[i + 2] - p[i]) / 6
+        d.append(f"C{xy(c1)} {xy(c2)} {xy(p[i + 1])}")
+    return "".join(d)
+
+
+def _page_svg(placed: list[PageLine], path: Path, box: tuple[float, float, float, float], h: float) -> None:
     x0, x1, y0, y1 = box
 
     def xy(p: np.ndarray) -> str:
         return f"{p[0] - x0:.2f},{y1 - p[1]:.2f}"  # SVG's y points down
 
-    paths = []
-    for s in strokes:
-        if len(s) == 1:
-            paths.append(f"M{xy(s[0])}l0.01,0")
-            continue
-        p = np.vstack([s[:1], s, s[-1:]])
-        d = [f"M{xy(p[1])}"]
-        for i in range(1, len(p) - 2):
-            c1 = p[i] + (p[i + 1] - p[i - 1]) / 6
-            c2 = p[i + 1] - (p[i + 2] - p[i]) / 6
-            d.append(f"C{xy(c1)} {xy(c2)} {xy(p[i + 1])}")
-        paths.append("".join(d))
+    groups = []
+    for color, strokes in ((PRIMER, [s for ln in placed for s in ln.primer]),
+                           (INK, [s for ln in placed for s in ln.strokes])):
+        if strokes:
+            body = "\n".join(f'    <path d="{_svg_path(s, xy)}"/>' for s in strokes)
+            groups.append(f'  <g fill="none" stroke="{color}" stroke-width="{0.075 * h:.3f}" '
+                          f'stroke-linecap="round" stroke-linejoin="round">\n{body}\n  </g>')
     w, ht = x1 - x0, y1 - y0
-    body = "\n".join(f'  <path d="{d}"/>' for d in paths)
     path.write_text(
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w:.2f} {ht:.2f}" '
         f'width="{w / h * 40:.0f}" height="{ht / h * 40:.0f}">\n'
-        f'  <rect width="100%" height="100%" fill="white"/>\n'
-        f'<g fill="none" stroke="{INK}" stroke-width="{0.075 * h:.3f}" stroke-linecap="round" stroke-linejoin="round">\n'
-        f"{body}\n</g>\n</svg>\n")
+        f'  <rect width="100%" height="100%" fill="white"/>\n' + "\n".join(groups) + "\n</svg>\n")
 
 
 def attention_figure(strokes: Sequence[np.ndarray], phi: np.ndarray, window_text: str, path: Path) -> Path:
@@ -139,13 +160,14 @@ def attention_figure(strokes: Sequence[np.ndarray], phi: np.ndarray, window_text
         top.plot(c[:, 0], c[:, 1], color=INK, lw=1.4, solid_capstyle="round")
     top.set_aspect("equal")
     top.set_axis_off()
-    bottom.imshow(phi.T, aspect="auto", origin="lower", cmap="Greys", interpolation="nearest",
-                  vmin=0, vmax=max(float(phi.max()), 1e-6))
+    # each step's weights scaled to their maximum: where the window is, whatever its height
+    shown = phi / np.maximum(phi.max(axis=1, keepdims=True), 1e-12)
+    bottom.imshow(shown.T, aspect="auto", origin="lower", cmap="Greys", interpolation="nearest", vmin=0, vmax=1)
     chars = [repr(c)[1:-1] if c != " " else "␣" for c in window_text] + ["end"]
     bottom.set_yticks(range(positions))
     bottom.set_yticklabels(chars[:positions], fontsize=7, family="monospace")
     bottom.set_xlabel("pen point t")
-    bottom.set_title("soft window phi(t, u)", fontsize=9)
+    bottom.set_title("soft window phi(t, u) / max_u phi(t, u)", fontsize=9)
     return save_figure(fig, path, dpi=120)
 
 

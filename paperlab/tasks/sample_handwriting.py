@@ -24,7 +24,7 @@ from omegaconf import DictConfig, ListConfig
 from paperlab.data.strokes import StrokeSet, offsets_to_strokes
 from paperlab.errors import UserError
 from paperlab.io.arrays import save_arrays
-from paperlab.io.handwriting_figures import attention_figure, density_figure, page_figure
+from paperlab.io.handwriting_figures import PageLine, attention_figure, density_figure, page_figure
 from paperlab.io.rundir import RunDir
 from paperlab.models.handwriting_sampling import (
     HandwritingModel,
@@ -118,6 +118,18 @@ def primers(s: DictConfig, model: HandwritingModel) -> list[tuple[str, Primer | 
     return out or [("", None)]
 
 
+def page_line(smp: Sample, primer: Primer | None, label: str) -> PageLine:
+    """A sample as a line of the page; after its primer (drawn in grey) when it has one: the
+    network continues from where the primer's pen stopped."""
+    if primer is None:
+        return PageLine([st[:, :2] for st in offsets_to_strokes(smp.offsets)], [], label)
+    both = np.concatenate([primer.offsets.numpy(), smp.offsets])
+    both[len(primer.offsets) - 1, 2] = 1.0  # the pen lifts between the primer and the new text
+    strokes = [st[:, :2] for st in offsets_to_strokes(both)]
+    n_primer = int(both[: len(primer.offsets), 2].sum())
+    return PageLine(strokes[n_primer:], strokes[:n_primer], label)
+
+
 def run(cfg: DictConfig, run_dir: str | Path | None = None) -> dict[str, Any]:
     s = cfg.sample
     biases = _floats(s.bias)
@@ -142,7 +154,7 @@ def run(cfg: DictConfig, run_dir: str | Path | None = None) -> dict[str, Any]:
         run_dir = HydraConfig.get().runtime.output_dir
     run = RunDir.start(run_dir, task="sample-handwriting", name=str(cfg.name))
     seed = int(cfg.seed)
-    rows: list[tuple[str, list[Sample]]] = []
+    rows: list[tuple[str, Primer | None, Sample]] = []
     t0 = time.perf_counter()
     for label, primer in rows_primers:
         for b in biases:
@@ -153,30 +165,30 @@ def run(cfg: DictConfig, run_dir: str | Path | None = None) -> dict[str, Any]:
                 cap = float(s.cap_factor) * model.points_per_char
                 samples = synthesize(model, lines, b, primer, gen, max_points_per_char=cap)
             tag = ", ".join(x for x in (label, f"bias {b:g}" if len(biases) > 1 else "") if x)
-            rows.append((tag, samples))
+            rows += [(tag if i == 0 else "", primer, smp) for i, smp in enumerate(samples)]
     seconds = time.perf_counter() - t0
-    flat = [(tag if i == 0 else "", smp) for tag, samples in rows for i, smp in enumerate(samples)]
-    points = sum(len(smp.offsets) for _, smp in flat)
+    points = sum(len(smp.offsets) for _, _, smp in rows)
 
-    page = [[st[:, :2] for st in offsets_to_strokes(smp.offsets)] for _, smp in flat]
-    page_figure(page, [tag for tag, _ in flat], run.figure("handwriting.png"), run.figure("handwriting.svg"))
-    first = flat[0][1]
+    page = [page_line(smp, primer if bool(s.show_primer) else None, tag) for tag, primer, smp in rows]
+    page_figure(page, run.figure("handwriting.png"), run.figure("handwriting.svg"))
+    first = rows[0][2]
     if bool(s.figures) and len(first.offsets):
         if first.phi is not None:
-            attention_figure(page[0], first.phi, first.window_text, run.figure("attention.png"))
+            attention_figure(page[0].strokes, first.phi, first.window_text, run.figure("attention.png"))
         density_figure(first.offsets, first.y_hat, model.stats.mean, model.stats.std, run.figure("mixture_density.png"))
     out = StrokeSet(attrs={"checkpoint": str(ckpt), "seed": seed})
-    for _, smp in flat:
+    for _, _, smp in rows:
         out.append(smp.offsets, smp.text, -1, "sample")
     out.save(run.arrays / "strokes.h5")
-    save_arrays(run.arrays / "attention.h5", {f"phi_{i:03d}": smp.phi for i, (_, smp) in enumerate(flat) if smp.phi is not None},
-                {"window_text": [smp.window_text for _, smp in flat]})
-    results = {"checkpoint": str(ckpt), "lines": len(flat), "points": points, "sampling_s": round(seconds, 3),
+    save_arrays(run.arrays / "attention.h5",
+                {f"phi_{i:03d}": smp.phi for i, (_, _, smp) in enumerate(rows) if smp.phi is not None},
+                {"window_text": [smp.window_text for _, _, smp in rows]})
+    results = {"checkpoint": str(ckpt), "lines": len(rows), "points": points, "sampling_s": round(seconds, 3),
                "points_per_s": round(points / max(seconds, 1e-9), 1),
-               "stopped_by_window": sum(smp.stop == "window" for _, smp in flat),
-               "stopped_by_cap": sum(smp.stop == "cap" for _, smp in flat),
+               "stopped_by_window": sum(smp.stop == "window" for _, _, smp in rows),
+               "stopped_by_cap": sum(smp.stop == "cap" for _, _, smp in rows),
                "page": str(run.figures / "handwriting.png")}
-    for _, smp in flat:
+    for _, _, smp in rows:
         if smp.stop == "cap":
             log.warning("the line %r reached the point cap before the window passed its end", smp.text)
     run.save_results(results)
