@@ -195,3 +195,20 @@ def test_length_buckets_keep_batches_tight_and_reshuffle_by_epoch() -> None:
     batch = StrokeDataset.collate_fn([ds[0], ds[1]])
     assert batch["strokes"].shape[0] == 2 and batch["stroke_mask"].sum() == len(ds[0]["strokes"]) + len(ds[1]["strokes"])
     assert (batch["text"] >= 0).equal(batch["text_mask"])
+
+
+def test_the_paper_recipe_trains_on_iam_ondb(tmp_path: Path) -> None:
+    """experiment=graves_synthesis_iam composes with the IAM-OnDB fixture and takes a training step."""
+    from paperlab.launch import composed
+    from paperlab.learners import LEARNERS
+
+    root = make_iam_ondb(tmp_path / "iam")
+    overrides = ["experiment=graves_synthesis_iam", f"data.root={root}", f"data.cache_dir={tmp_path / 'cache'}",
+                 "model.hidden_size=8", "trainer.batch_size=2"]
+    with composed("train", overrides) as cfg:
+        learner = LEARNERS.get(cfg.learner)(cfg)
+    assert cfg.model.num_layers == 3 and cfg.optim.lr == 1e-4 and learner.data.source == "iam_ondb"
+    batch = StrokeDataset.collate_fn([learner.datasets()["train"][i] for i in range(2)])
+    loss, logs = learner.training_step(learner.model, batch)
+    loss.backward()
+    assert torch.isfinite(loss) and learner.model.cell.weight_hh.grad.abs().sum() > 0
