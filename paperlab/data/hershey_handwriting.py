@@ -2,7 +2,8 @@
 standing in for IAM-OnDB (Graves 2013, Sec. 4), which cannot be downloaded here.
 
 Real English text (the prose of Python's own documentation and docstrings, always installed with
-Python) is cut into lines, and each line is "written" by one of `num_writers` seeded writers. A
+Python) is cut into lines, mixed with lines of its words drawn to favour rare letters and lines
+with numbers (see `TextSource`), and each line is "written" by one of `num_writers` seeded writers. A
 writer has its own face (scripts / cursive), slant, size, letter width, word spacing, baseline
 drift and tilt, pen speed (points per unit of ink: the pen is sampled at a fixed rate, so a fast
 writer leaves fewer points) and pen jitter; letters inside a word are joined by pen-down
@@ -41,7 +42,7 @@ from paperlab.errors import UserError
 
 log = logging.getLogger(__name__)
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 _WORD = re.compile(r"^[(\"']?(?:[A-Za-z]+(?:'[a-z]+)?|\d+)[)\"']?[.,;:!?]?$")
 
 
@@ -72,17 +73,59 @@ def english_runs() -> list[list[str]]:
     return runs
 
 
-def text_lines(runs: list[list[str]], count: int, min_chars: int, max_chars: int,
-               rng: np.random.Generator) -> list[str]:
-    """`count` lines of consecutive words (running on into the next runs), each close to a
-    length drawn uniformly in [min_chars, max_chars]."""
+class TextSource:
+    """Lines of text for the corpus, three kinds mixed (`mix` = their proportions):
+
+    * prose: consecutive words of the documentation (running on into the next runs);
+    * words: words of the same vocabulary drawn one by one, favouring words with rare letters
+      (z, q, j, x, ...), some capitalised (initials drawn uniformly), with some punctuation: every
+      character gets examples;
+    * numbers: prose words mixed with numbers, years, times and decimals (the docs have few digits).
+    """
+
+    def __init__(self, runs: list[list[str]], mix: tuple[float, float, float]) -> None:
+        self.runs = runs
+        self.mix = np.asarray(mix, dtype=float) / sum(mix)
+        vocab = sorted({w.strip("()\"'.,;:!?").lower() for run in runs for w in run} - {""})
+        self.vocab = [w for w in vocab if w.isalpha()]
+        counts: dict[str, int] = {}
+        for w in self.vocab:
+            for c in w:
+                counts[c] = counts.get(c, 0) + 1
+        weight = np.array([max(counts[c] ** -0.5 for c in w) for w in self.vocab])
+        self.weight = weight / weight.sum()
+        self.by_initial: dict[str, list[str]] = {}
+        for w in self.vocab:
+            self.by_initial.setdefault(w[0], []).append(w)
+
+    def words(self, rng: np.random.Generator) -> list[str]:
+        """A stream of words of one kind (long enough for one line)."""
+        kind = rng.choice(3, p=self.mix)
+        if kind == 1:
+            out = []
+            for i in rng.choice(len(self.vocab), size=12, p=self.weight):
+                w = self.vocab[i]
+                if rng.random() < 0.3:  # a capitalised word, its initial drawn uniformly
+                    pool = self.by_initial[sorted(self.by_initial)[rng.integers(len(self.by_initial))]]
+                    w = pool[rng.integers(len(pool))].capitalize()
+                out.append(w + (str(rng.choice(list(",.;:!?"))) if rng.random() < 0.12 else ""))
+            return out
+        r = int(rng.integers(len(self.runs)))
+        prose = [w for run in self.runs[r : r + 8] for w in run][int(rng.integers(len(self.runs[r]))):]
+        if kind == 2:
+            numbers = [str(rng.integers(0, 100)), str(rng.integers(100, 10000)), str(rng.integers(1900, 2100)),
+                       f"{rng.integers(0, 24)}:{rng.integers(0, 60):02d}", f"{rng.integers(0, 100)}.{rng.integers(0, 100)}"]
+            prose = [x for w in prose for x in ([w, str(rng.choice(numbers))] if rng.random() < 0.4 else [w])]
+        return prose
+
+
+def text_lines(source: TextSource, count: int, min_chars: int, max_chars: int, rng: np.random.Generator) -> list[str]:
+    """`count` lines of whole words, each close to a length drawn uniformly in [min_chars, max_chars]."""
     lines: list[str] = []
     while len(lines) < count:
-        r = int(rng.integers(len(runs)))
-        stream = [w for run in runs[r : r + 8] for w in run][int(rng.integers(len(runs[r]))):]
         target = int(rng.integers(min_chars, max_chars + 1))
         words: list[str] = []
-        for w in stream:
+        for w in source.words(rng):
             if len(" ".join([*words, w])) > target and words:
                 break
             words.append(w)
@@ -192,12 +235,13 @@ class Scribe:
 # -- the corpus -------------------------------------------------------------------------------------
 @dataclass
 class HersheyCorpusConfig:
-    num_lines: int = 6000
+    num_lines: int = 8000
     num_writers: int = 40
     faces: tuple[str, ...] = ("scripts", "cursive")
     min_chars: int = 8
     max_chars: int = 40
     spacing: tuple[float, float] = (3.0, 4.5)
+    mix: tuple[float, float, float] = (0.6, 0.25, 0.15)  # prose, words favouring rare letters, numbers
     val_fraction: float = 0.05
     test_fraction: float = 0.05
     seed: int = 0
@@ -211,7 +255,7 @@ def generate_corpus(cfg: HersheyCorpusConfig) -> StrokeSet:
     """The whole corpus (all splits), deterministic for a given config and Python's docs."""
     rng = np.random.default_rng(cfg.seed)
     writers = [Writer.random(rng, list(cfg.faces), cfg.spacing) for _ in range(cfg.num_writers)]
-    lines = text_lines(english_runs(), cfg.num_lines, cfg.min_chars, cfg.max_chars, rng)
+    lines = text_lines(TextSource(english_runs(), cfg.mix), cfg.num_lines, cfg.min_chars, cfg.max_chars, rng)
     scribe = Scribe()
     n_val = int(round(cfg.val_fraction * cfg.num_lines))
     n_test = int(round(cfg.test_fraction * cfg.num_lines))
@@ -228,7 +272,7 @@ def generate_corpus(cfg: HersheyCorpusConfig) -> StrokeSet:
 def corpus_config(cfg: DictConfig) -> HersheyCorpusConfig:
     fields = HersheyCorpusConfig.__dataclass_fields__
     kw = {k: cfg[k] for k in fields if k in cfg and cfg[k] is not None}
-    for k in ("faces", "spacing"):
+    for k in ("faces", "spacing", "mix"):
         if k in kw:
             kw[k] = tuple(kw[k])
     out = HersheyCorpusConfig(**kw)
