@@ -124,6 +124,21 @@ def test_priming_from_files(trained: tuple[Path, Path, dict[str, str]], tmp_path
         sample(sample_cfg(run, text="cd", prime_strokes=tmp_path / "missing.h5"), tmp_path / "never")
 
 
+def test_primed_sampling_continues_after_the_whole_primer(trained: tuple[Path, Path, dict[str, str]]) -> None:
+    """The first new point is drawn from what the network predicts once it has read every primer point."""
+    from paperlab.models.handwriting_sampling import Primer
+
+    _, run, _ = trained
+    model, _ = load_handwriting(run)
+    style = model.styles[0]
+    (s,) = synthesize(model, ["ab"], primer=Primer(style["offsets"], style["text"]), max_points_per_char=2)
+    x = model.stats.normalise(style["offsets"].float())
+    x[0] = 0
+    ids = model.alphabet.encode(style["text"] + " ab")[None]
+    expected = model.net(x[None], ids).y_hat[0, -1]
+    assert torch.allclose(torch.from_numpy(s.y_hat[0]), expected, atol=1e-5)
+
+
 def test_stop_rule_is_phi_past_the_end_above_every_character() -> None:
     phi = torch.tensor([[0.1, 0.9, 0.3, 0.0, 5.0],  # U=3: phi(U+1) = 0.0 < 0.9 -> not yet
                         [0.0, 0.1, 0.2, 0.3, 5.0],  # U=3: phi(U+1) = 0.3 > all -> stop

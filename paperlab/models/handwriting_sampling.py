@@ -109,7 +109,7 @@ def synthesize(model: HandwritingModel, texts: list[str], bias: float = 0.0, pri
     x = torch.zeros(b, 1, 3)
     if primer is not None:
         p = _normalised(model, primer.offsets)
-        state = net(p[None].expand(b, -1, -1), ids).state
+        state = net(p[None, :-1].expand(b, -1, -1), ids).state  # the loop's first step reads the last point
         x = p[-1].expand(b, 1, 3).clone()
     caps = torch.tensor([math.ceil(max_points_per_char * (len(t) + 1)) for t in texts])
     points, y_hats, phis = [], [], []
@@ -146,7 +146,7 @@ def scribble(model: HandwritingModel, num_points: int, count: int = 1, bias: flo
     x = torch.zeros(count, 1, 3)
     if primer is not None:
         p = _normalised(model, primer.offsets)
-        state = net(p[None].expand(count, -1, -1))[1]
+        state = net(p[None, :-1].expand(count, -1, -1))[1]
         x = p[-1].expand(count, 1, 3).clone()
     points, y_hats = [], []
     for _ in range(num_points):

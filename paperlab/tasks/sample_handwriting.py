@@ -91,6 +91,8 @@ def read_primer(path: str, text: str | None, model: HandwritingModel) -> Primer:
         offsets[:, :2] *= scale
     else:
         raise UserError(f"--prime-strokes {file}: unknown file type '{file.suffix}'", "give a .h5, .npy or .xml file")
+    if len(offsets) < 2:
+        raise UserError(f"--prime-strokes {file} holds {len(offsets)} pen point(s)", "give a line of handwriting")
     if not text:
         raise UserError("--prime-strokes needs the primer's text", 'add --prime-text "what the primer says"')
     bad = model.alphabet.unknown(text)
