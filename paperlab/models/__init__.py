@@ -21,4 +21,4 @@ def create_model(name: str, **kwargs: Any) -> nn.Module:
     return cls(cfg)
 
 
-from paperlab.models import char_lstm, torchvision_models, zfnet  # noqa: E402, F401
+from paperlab.models import char_lstm, handwriting, torchvision_models, zfnet  # noqa: E402, F401
