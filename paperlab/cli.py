@@ -7,7 +7,6 @@ traceback)."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import sys
@@ -63,6 +62,17 @@ def train(
     launch("train", task.main, ctx.args, resume=resume)
 
 
+def _quoted(text: str) -> str:
+    """A Hydra override value that reads back as exactly `text` (quotes, commas, backslashes, ${)."""
+    text = re.sub(r'(\\*)"', lambda m: m.group(1) * 2 + '\\"', text)
+    text = re.sub(r"(\\+)$", lambda m: m.group(1) * 2, text)
+    return '"' + text.replace("${", "\\${") + '"'
+
+
+def _quoted_list(items: list[str]) -> str:
+    return "[" + ",".join(_quoted(i) for i in items) + "]"
+
+
 def _checkpoint_overrides(run_dir: str | None, args: list[str]) -> list[str]:
     """The optional RUN_DIR argument of an analysis command as a `checkpoint=` override. With
     extra arguments allowed, a first `key=value` override lands in RUN_DIR: hand it back."""
@@ -70,11 +80,11 @@ def _checkpoint_overrides(run_dir: str | None, args: list[str]) -> list[str]:
         return list(args)
     if "=" in run_dir:
         return [run_dir, *args]
-    return [*args, f"checkpoint={json.dumps(run_dir)}"]
+    return [*args, f"checkpoint={_quoted(run_dir)}"]
 
 
 def _images_override(task: str, images: list[Path] | None) -> list[str]:
-    return [f"{task}.images={json.dumps([str(p) for p in images])}"] if images else []
+    return [f"{task}.images={_quoted_list([str(p) for p in images])}"] if images else []
 
 
 RUN_DIR_HELP = "A training run directory, a .pt checkpoint, or a shipped model (default: zfnet_fashion_mnist)."
@@ -185,7 +195,7 @@ def sample_text(
 
     given = {"prime": prime, "length": length, "temperature": temperature, "seed": seed,
              "checkpoint": checkpoint, "unknown": unknown}
-    overrides = [f"{k}={json.dumps(v)}" for k, v in given.items() if v is not None]
+    overrides = [f"{k}={_quoted(v) if isinstance(v, str) else v}" for k, v in given.items() if v is not None]
     launch("sample_text", task.main, ctx.args + overrides)
 
 @app.command(context_settings=PASSTHROUGH, epilog="""
@@ -243,10 +253,10 @@ def gradcam(
     # Typer gives every positional after RUN_DIR to IMAGES; key=value ones are Hydra overrides
     files = [i for i in images or [] if "=" not in i]
     extra = [i for i in images or [] if "=" in i]
-    overrides = [f"gradcam.checkpoint={json.dumps(where)}", f"gradcam.images={json.dumps(files)}",
-                 f"gradcam.layer={json.dumps(layer)}"]
+    overrides = [f"gradcam.checkpoint={_quoted(where)}", f"gradcam.images={_quoted_list(files)}",
+                 f"gradcam.layer={_quoted(layer)}"]
     if target is not None:
-        overrides.append(f"gradcam.target={json.dumps(target)}")
+        overrides.append(f"gradcam.target={_quoted(target)}")
     launch("gradcam", task.main, ctx.args + extra + overrides)
 
 
@@ -323,10 +333,10 @@ def vqa_eval(
     from paperlab.metrics.vqa import check_protocol
 
     check_protocol(protocol)
-    overrides = [f"annotations={json.dumps(str(annotations.resolve()))}", f"results={json.dumps(str(results.resolve()))}",
-                 f"protocol={json.dumps(protocol)}", f"allow_partial={str(allow_partial).lower()}"]
+    overrides = [f"annotations={_quoted(str(annotations.resolve()))}", f"results={_quoted(str(results.resolve()))}",
+                 f"protocol={_quoted(protocol)}", f"allow_partial={str(allow_partial).lower()}"]
     if questions is not None:
-        overrides.append(f"questions={json.dumps(str(questions.resolve()))}")
+        overrides.append(f"questions={_quoted(str(questions.resolve()))}")
     launch("vqa-eval", task.main, ctx.args + overrides)
 
 
@@ -347,13 +357,6 @@ def vqa_baselines(ctx: typer.Context) -> None:
     from paperlab.tasks import vqa_baselines as task
 
     launch("vqa-baselines", task.main, ctx.args)
-
-
-def _quoted(text: str) -> str:
-    """A Hydra override value that reads back as exactly `text` (quotes, commas, backslashes, ${)."""
-    text = re.sub(r'(\\*)"', lambda m: m.group(1) * 2 + '\\"', text)
-    text = re.sub(r"(\\+)$", lambda m: m.group(1) * 2, text)
-    return '"' + text.replace("${", "\\${") + '"'
 
 
 @app.command("sample-handwriting", context_settings=PASSTHROUGH, epilog="""
