@@ -7,8 +7,8 @@ traceback)."""
 
 from __future__ import annotations
 
-import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -62,6 +62,112 @@ def train(
     launch("train", task.main, ctx.args, resume=resume)
 
 
+def _quoted(text: str) -> str:
+    """A Hydra override value that reads back as exactly `text` (quotes, commas, backslashes, ${)."""
+    text = re.sub(r'(\\*)"', lambda m: m.group(1) * 2 + '\\"', text)
+    text = re.sub(r"(\\+)$", lambda m: m.group(1) * 2, text)
+    return '"' + text.replace("${", "\\${") + '"'
+
+
+def _quoted_list(items: list[str]) -> str:
+    return "[" + ",".join(_quoted(i) for i in items) + "]"
+
+
+def _checkpoint_overrides(run_dir: str | None, args: list[str]) -> list[str]:
+    """The optional RUN_DIR argument of an analysis command as a `checkpoint=` override. With
+    extra arguments allowed, a first `key=value` override lands in RUN_DIR: hand it back."""
+    if run_dir is None:
+        return list(args)
+    if "=" in run_dir:
+        return [run_dir, *args]
+    return [*args, f"checkpoint={_quoted(run_dir)}"]
+
+
+def _images_override(task: str, images: list[Path] | None) -> list[str]:
+    return [f"{task}.images={_quoted_list([str(p) for p in images])}"] if images else []
+
+
+RUN_DIR_HELP = "A training run directory, a .pt checkpoint, or a shipped model (default: zfnet_fashion_mnist)."
+
+
+@app.command(context_settings=PASSTHROUGH, epilog="""
+**Examples**
+
+    paperlab visualize                                          # the shipped ZFNet on Fashion-MNIST
+
+    paperlab visualize outputs/train/zfnet_fashion_mnist/2026-11-25_10-00-00 --evolution
+
+    paperlab visualize visualize.layers=[conv1,conv5] visualize.maps=16
+
+    paperlab visualize visualize.layers=[conv2] visualize.maps=[3,7,11]
+
+    paperlab visualize model=vgg16 model.weights=IMAGENET1K_V1 data=imagenet data.root=/datasets/imagenet
+""")
+def visualize(
+    ctx: typer.Context,
+    run_dir: str = typer.Argument(None, metavar="RUN_DIR", help=RUN_DIR_HELP),
+    evolution: bool = typer.Option(False, "--evolution", help="Also follow chosen maps through the run's epoch snapshots (Fig. 4)."),
+) -> None:
+    """Deconvnet projections of the top-9 activations of feature maps, per conv layer (Zeiler & Fergus Fig. 2)."""
+    from paperlab.launch import launch
+    from paperlab.tasks import visualize as task
+
+    overrides = _checkpoint_overrides(run_dir, ctx.args) + (["visualize.evolution=true"] if evolution else [])
+    launch("visualize", task.main, overrides)
+
+
+@app.command(context_settings=PASSTHROUGH, epilog="""
+**Examples**
+
+    paperlab occlude                                            # 4 Fashion-MNIST images, 8 px square, stride 2
+
+    paperlab occlude outputs/train/zfnet_fashion_mnist/2026-11-25_10-00-00 --size 12 --stride 4
+
+    paperlab occlude --image shoe.png occlude.labels=[Sneaker]
+
+    paperlab occlude occlude.indices=[0,1,2]                    # validation images by index
+
+    paperlab occlude model=vgg16 model.weights=IMAGENET1K_V1 --image cat.jpg --size 32 --stride 8
+""")
+def occlude(
+    ctx: typer.Context,
+    run_dir: str = typer.Argument(None, metavar="RUN_DIR", help=RUN_DIR_HELP),
+    size: int = typer.Option(None, "--size", help="Side of the grey square in pixels (default 8)."),
+    stride: int = typer.Option(None, "--stride", help="Pixels between square positions (default 2)."),
+    image: list[Path] = typer.Option(None, "--image", help="An image file to occlude (repeatable); default: dataset images."),
+) -> None:
+    """Occlusion sensitivity (Zeiler & Fergus Fig. 7): slide a grey square, map layer-5 activation, p(true class), top class."""
+    from paperlab.launch import launch
+    from paperlab.tasks import occlude as task
+
+    overrides = _checkpoint_overrides(run_dir, ctx.args) + _images_override("occlude", image)
+    overrides += [f"occlude.{k}={v}" for k, v in (("size", size), ("stride", stride)) if v is not None]
+    launch("occlude", task.main, overrides)
+
+
+@app.command(context_settings=PASSTHROUGH, epilog="""
+**Examples**
+
+    paperlab invariance                                         # 5 Fashion-MNIST images, one per class
+
+    paperlab invariance outputs/train/zfnet_fashion_mnist/2026-11-25_10-00-00 invariance.steps=31
+
+    paperlab invariance --image shoe.png invariance.labels=[Sneaker]
+
+    paperlab invariance invariance.rotate=180 invariance.scale=[0.6,1.4]
+""")
+def invariance(
+    ctx: typer.Context,
+    run_dir: str = typer.Argument(None, metavar="RUN_DIR", help=RUN_DIR_HELP),
+    image: list[Path] = typer.Option(None, "--image", help="An image file to transform (repeatable); default: dataset images."),
+) -> None:
+    """Invariance to translation, scale, rotation (Zeiler & Fergus Fig. 5): feature distances at layer 1 and 7, p(true class)."""
+    from paperlab.launch import launch
+    from paperlab.tasks import invariance as task
+
+    launch("invariance", task.main, _checkpoint_overrides(run_dir, ctx.args) + _images_override("invariance", image))
+
+
 @app.command("sample-text", context_settings=PASSTHROUGH, epilog="""
 **Examples**
 
@@ -84,14 +190,12 @@ def sample_text(
     unknown: str = typer.Option(None, "--unknown", help="Prime characters the model never saw: error or skip."),
 ) -> None:
     """Generate text with a character-level LSTM (Graves 2013 Sec. 3), streamed as it is sampled."""
-    import json
-
     from paperlab.launch import launch
     from paperlab.tasks import sample_text as task
 
     given = {"prime": prime, "length": length, "temperature": temperature, "seed": seed,
              "checkpoint": checkpoint, "unknown": unknown}
-    overrides = [f"{k}={json.dumps(v)}" for k, v in given.items() if v is not None]
+    overrides = [f"{k}={_quoted(v) if isinstance(v, str) else v}" for k, v in given.items() if v is not None]
     launch("sample_text", task.main, ctx.args + overrides)
 
 @app.command(context_settings=PASSTHROUGH, epilog="""
@@ -143,18 +247,16 @@ def gradcam(
 ) -> None:
     """Grad-CAM (Selvaraju et al. 2017) of a trained classifier on image files: overlays (PNG) and
     maps (HDF5) in a run directory."""
-    import json
-
     from paperlab.launch import launch
     from paperlab.tasks import gradcam as task
 
     # Typer gives every positional after RUN_DIR to IMAGES; key=value ones are Hydra overrides
     files = [i for i in images or [] if "=" not in i]
     extra = [i for i in images or [] if "=" in i]
-    overrides = [f"gradcam.checkpoint={json.dumps(where)}", f"gradcam.images={json.dumps(files)}",
-                 f"gradcam.layer={json.dumps(layer)}"]
+    overrides = [f"gradcam.checkpoint={_quoted(where)}", f"gradcam.images={_quoted_list(files)}",
+                 f"gradcam.layer={_quoted(layer)}"]
     if target is not None:
-        overrides.append(f"gradcam.target={json.dumps(target)}")
+        overrides.append(f"gradcam.target={_quoted(target)}")
     launch("gradcam", task.main, ctx.args + extra + overrides)
 
 
@@ -231,10 +333,10 @@ def vqa_eval(
     from paperlab.metrics.vqa import check_protocol
 
     check_protocol(protocol)
-    overrides = [f"annotations={json.dumps(str(annotations.resolve()))}", f"results={json.dumps(str(results.resolve()))}",
-                 f"protocol={json.dumps(protocol)}", f"allow_partial={str(allow_partial).lower()}"]
+    overrides = [f"annotations={_quoted(str(annotations.resolve()))}", f"results={_quoted(str(results.resolve()))}",
+                 f"protocol={_quoted(protocol)}", f"allow_partial={str(allow_partial).lower()}"]
     if questions is not None:
-        overrides.append(f"questions={json.dumps(str(questions.resolve()))}")
+        overrides.append(f"questions={_quoted(str(questions.resolve()))}")
     launch("vqa-eval", task.main, ctx.args + overrides)
 
 
@@ -255,6 +357,59 @@ def vqa_baselines(ctx: typer.Context) -> None:
     from paperlab.tasks import vqa_baselines as task
 
     launch("vqa-baselines", task.main, ctx.args)
+
+
+@app.command("sample-handwriting", context_settings=PASSTHROUGH, epilog="""
+**Examples**
+
+    paperlab sample-handwriting --text "hello" --bias 1.0
+
+    paperlab sample-handwriting --text "The quick brown fox\\njumps over the lazy dog" --seed 3   # a page of two lines
+
+    paperlab sample-handwriting --text "hello world" --bias 0 --bias 0.5 --bias 1 --bias 2   # one row per bias
+
+    paperlab sample-handwriting --text "in my own hand" --style 0 --style 4    # primed with stored styles
+
+    paperlab sample-handwriting --text "more of the same" --prime-strokes outputs/sample-handwriting/handwriting/DATE/arrays/strokes.h5
+
+    paperlab sample-handwriting --unconditional --points 700                  # the prediction network (no text)
+
+    paperlab sample-handwriting --text "mine" --checkpoint outputs/train/graves_synthesis_hershey_handwriting/DATE
+""")
+def sample_handwriting(
+    ctx: typer.Context,
+    text: str = typer.Option(None, "--text", "-t", help="What to write; lines separated by newlines or \\\\n (a page)."),
+    bias: list[float] = typer.Option(None, "--bias", "-b", help="Sampling bias b >= 0 (Graves Sec. 5.4): 0 unbiased, "
+                                     "higher is neater. Repeat for one row per bias. [default: 1.0]"),
+    seed: int = typer.Option(None, "--seed", help="Random seed. [default: 0]"),
+    style: list[int] = typer.Option(None, "--style", help="Prime with stored style N (Sec. 5.5); repeat for several."),
+    prime_strokes: Path = typer.Option(None, "--prime-strokes", help="Prime with this line: .h5 strokes, .npy "
+                                       "(T, 3) offsets, or IAM-OnDB .xml.", metavar="FILE"),
+    prime_text: str = typer.Option(None, "--prime-text", help="The primer's text (read from an .h5 when omitted)."),
+    unconditional: bool = typer.Option(False, "--unconditional", help="Sample the prediction network (no text)."),
+    points: int = typer.Option(None, "--points", help="Length of an unconditional sample. [default: 600]"),
+    checkpoint: str = typer.Option(None, "--checkpoint", help="RUN_DIR, .pt file or shipped model name. "
+                                   "[default: graves_synthesis, or graves_prediction]", metavar="CKPT"),
+    unknown: str = typer.Option(None, "--unknown", help="Characters outside the model's alphabet: error or skip."),
+) -> None:
+    """Write text by hand with Graves's synthesis network (or scribble with the prediction network)."""
+    from paperlab.launch import launch
+    from paperlab.tasks import sample_handwriting as task
+
+    overrides = [f"sample.{key}={_quoted(str(value))}" for key, value in
+                 (("text", text), ("prime_strokes", prime_strokes), ("prime_text", prime_text),
+                  ("checkpoint", checkpoint), ("unknown", unknown)) if value is not None]
+    if bias:
+        overrides.append(f"sample.bias=[{','.join(repr(float(b)) for b in bias)}]")
+    if style:
+        overrides.append(f"sample.style=[{','.join(str(int(k)) for k in style)}]")
+    if seed is not None:
+        overrides.append(f"seed={seed}")
+    if points is not None:
+        overrides.append(f"sample.points={points}")
+    if unconditional:
+        overrides.append("sample.unconditional=true")
+    launch("sample-handwriting", task.main, [*ctx.args, *overrides])
 
 
 def main() -> None:

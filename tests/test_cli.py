@@ -121,3 +121,17 @@ def test_resume_without_checkpoint_and_with_corrupt_checkpoint(trained: tuple[Pa
     (bare / "checkpoints" / "last.pt").write_bytes(data[: len(data) // 3])
     assert_user_error(run_cli("train", "--resume", str(bare)), "unreadable (corrupt or truncated")
     assert (bare / "checkpoints" / "last.pt").stat().st_size == len(data) // 3  # left as it was
+
+
+@pytest.mark.parametrize("text", ['Naïve café', 'a, b = [1, 2]', 'say "hi"', "${oops}", "back\\", 'tab\\t "\\" end\\\\', "key=value"])
+def test_option_values_reach_the_config_exactly(text: str) -> None:
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from omegaconf import OmegaConf
+
+    from paperlab.cli import _quoted, _quoted_list
+
+    parser = OverridesParser.create()
+    (one,) = parser.parse_overrides([f"a={_quoted(text)}"])
+    (many,) = parser.parse_overrides([f"b={_quoted_list([text, 'x'])}"])
+    cfg = OmegaConf.create({"a": one.value(), "b": many.value()})
+    assert cfg.a == text and list(cfg.b) == [text, "x"]

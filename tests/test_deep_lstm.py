@@ -49,3 +49,16 @@ def test_derivative_clipping_clamps_dloss_dh() -> None:
     (g_clipped,) = torch.autograd.grad(1e6 * clipped(x)[0].sum(), x)  # dL/dh = 1e6, clamped to 1e-3
     (g_ref,) = torch.autograd.grad(clip * plain(x)[0].sum(), x)  # dL/dh = 1e-3 exactly
     assert torch.allclose(g_clipped, g_ref, rtol=1e-5, atol=1e-10)
+
+
+def test_single_steps_without_grad_match_the_fused_layers() -> None:
+    torch.manual_seed(0)
+    net = DeepLSTM(DeepLSTMConfig(input_size=3, hidden_size=4, num_layers=2, skip_size=2))
+    x, skip = torch.randn(2, 5, 3), torch.randn(2, 5, 2)
+    whole, _ = net(x, skip=skip)
+    state, steps = None, []
+    with torch.no_grad():  # the sampling path: one point at a time through the cell kernel
+        for t in range(5):
+            y, state = net(x[:, t : t + 1], state, skip=skip[:, t : t + 1])
+            steps.append(y)
+    assert torch.allclose(torch.cat(steps, 1), whole, atol=1e-6)

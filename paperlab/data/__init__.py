@@ -27,6 +27,8 @@ from paperlab.data import (  # noqa: E402, F401
     cifar,
     cub,
     easy_vqa,
+    hershey_handwriting,
+    iam_ondb,
     imagenet,
     mnist,
     sort_of_clevr,

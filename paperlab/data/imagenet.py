@@ -15,12 +15,14 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
-import torchvision.transforms.v2 as T
 from omegaconf import DictConfig
 from torch.utils.data import Dataset
-from torchvision.datasets import ImageFolder
+
+if TYPE_CHECKING:
+    from torchvision.datasets import ImageFolder
 
 from paperlab.data import register_data
 from paperlab.data.images import ImageData, ImageInfo, split_train_val
@@ -34,6 +36,8 @@ SHORT_SIDE = 256
 
 def ten_crops(x: torch.Tensor, size: int = CROP) -> torch.Tensor:
     """(C, H, W) -> (10, C, size, size): four corners and centre, then their mirror images."""
+    import torchvision.transforms.v2 as T  # imported when used: it costs a second at start-up for every command
+
     five = torch.stack(T.functional.five_crop(x, [size, size]))
     return torch.cat([five, five.flip(-1)])
 
@@ -49,6 +53,8 @@ class ImageNetFolder(Dataset):
         self.train = train
         self.seed = seed
         self.epoch = 0
+        import torchvision.transforms.v2 as T
+
         self.base = T.Compose([T.Resize(SHORT_SIDE, antialias=True), T.CenterCrop(SHORT_SIDE),
                                T.ToImage(), T.ToDtype(torch.float32, scale=True)])
 
@@ -99,6 +105,8 @@ def imagenet(cfg: DictConfig) -> ImageData:
     for split in ("train", "val"):
         if not (root / split).is_dir():
             raise UserError(f"{root} has no '{split}' folder", f"expected {LAYOUT}")
+    from torchvision.datasets import ImageFolder
+
     train = ImageFolder(str(root / "train"))
     test = ImageFolder(str(root / "val"))
     if train.classes != test.classes:

@@ -88,3 +88,19 @@ def training_curves_figure(records: Sequence[dict[str, Any]], path: str | Path,
         ax.legend()
         ax.grid(alpha=0.3)
     return save_figure(fig, path)
+
+
+def to_display_signed(x: torch.Tensor, quantile: float = 1.0) -> np.ndarray:
+    """(N, C, H, W) -> (N, H, W[, 3]) in [0, 1] with zero at mid-grey, each image scaled so that the
+    `quantile` of its magnitudes (1: the largest) is full white/black, the rest clipped: how deconvnet
+    projections are shown (Zeiler & Fergus Fig. 2), "nothing here" grey, positive/negative light/dark."""
+    x = x.detach().float().cpu()
+    scale = torch.quantile(x.flatten(1).abs(), quantile, dim=1).view(-1, 1, 1, 1).clamp_min(1e-12)
+    x = (0.5 + 0.5 * x / scale).clamp(0, 1).permute(0, 2, 3, 1).numpy()
+    return x[..., 0] if x.shape[-1] == 1 else x[..., :3]
+
+
+def upscale(images: np.ndarray, factor: int) -> np.ndarray:
+    """(N, H, W[, 3]) -> each pixel a factor x factor block (nearest neighbour): small crops stay
+    crisp at readable sizes."""
+    return images.repeat(factor, axis=1).repeat(factor, axis=2)

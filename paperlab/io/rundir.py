@@ -64,12 +64,16 @@ def command_line() -> list[str]:
 
 
 def versions() -> dict[str, str]:
-    import torchvision
+    from importlib.metadata import PackageNotFoundError, version
 
+    try:  # the installed version, without importing torchvision (a second of start-up)
+        torchvision = version("torchvision")
+    except PackageNotFoundError:
+        torchvision = "not installed"
     return {
         "python": platform.python_version(),
         "torch": str(torch.__version__),
-        "torchvision": str(torchvision.__version__),
+        "torchvision": torchvision,
         "paperlab": paperlab.__version__,
     }
 

@@ -4,4 +4,4 @@ from paperlab.engine.learner import LEARNERS, Learner, register_learner
 
 __all__ = ["LEARNERS", "Learner", "register_learner"]
 
-from paperlab.learners import char_lm, classifier, matching, scene_encoder, vqa  # noqa: E402, F401
+from paperlab.learners import char_lm, classifier, handwriting, matching, scene_encoder, vqa  # noqa: E402, F401

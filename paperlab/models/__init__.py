@@ -21,4 +21,13 @@ def create_model(name: str, **kwargs: Any) -> nn.Module:
     return cls(cfg)
 
 
-from paperlab.models import bow_matching, char_lstm, dan, scene_cnn, torchvision_models, vqa, zfnet  # noqa: E402, F401
+from paperlab.models import (  # noqa: E402, F401
+    bow_matching,
+    char_lstm,
+    dan,
+    handwriting,
+    scene_cnn,
+    torchvision_models,
+    vqa,
+    zfnet,
+)

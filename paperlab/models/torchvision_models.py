@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-import torchvision
 from torch import nn
 
 from paperlab.errors import UserError
@@ -30,6 +29,8 @@ class TorchvisionConfig:
 
 
 def _load_weights(arch: str, weights: str) -> dict[str, torch.Tensor]:
+    import torchvision  # imported when used: it costs a second at start-up for every other command
+
     path = Path(os.path.expanduser(weights))
     if path.suffix in (".pth", ".pt") or path.exists():
         if not path.is_file():
@@ -61,6 +62,8 @@ class _Torchvision(nn.Module):
         if cfg.image_size < self.min_size:
             raise UserError(f"{self.arch} needs inputs of at least {self.min_size} px, the data gives {cfg.image_size}",
                             f"add data.resize={max(64, self.min_size)} (or larger)")
+        import torchvision
+
         net = torchvision.models.get_model(self.arch, weights=None, dropout=cfg.dropout)
         if cfg.weights:
             net.load_state_dict(_load_weights(self.arch, cfg.weights))

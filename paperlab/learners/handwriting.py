@@ -1,0 +1,108 @@
+"""Training Graves's handwriting networks (Graves 2013, Sec. 4-5): the prediction network on pen
+offsets alone, the synthesis network on offsets plus the line's text.
+
+Loss: the negative log-likelihood of each line's offsets (Eq. 26), in nats per sequence as the
+paper reports it (Tables 3 and 4); nats per point are logged beside it. Each batch backpropagates
+the *sum* of its lines' losses, so the derivatives that the output clip ([-100, 100]) and the
+LSTM clip ([-10, 10]) act on are those of one sequence's loss, as in the paper; the value shown
+and logged is the mean per sequence.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+from torch import nn
+from torch.utils.data import Dataset
+
+from paperlab.data import build_data
+from paperlab.data.strokes import HandwritingData, StrokeDataset
+from paperlab.engine.learner import Learner, register_learner
+from paperlab.errors import UserError
+from paperlab.io.figures import training_curves_figure
+from paperlab.models import create_model
+from paperlab.models.mixture_density import mixture_nll
+
+KINDS = {"graves_prediction": "prediction", "graves_synthesis": "synthesis"}
+
+
+def sequence_nll(model: nn.Module, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """(-log Pr per line (B,), predicted points per line (B,)): x_1..x_{T-1} predict x_2..x_T."""
+    strokes, mask = batch["strokes"], batch["stroke_mask"]
+    inputs, targets = strokes[:, :-1], strokes[:, 1:]
+    if "text" in batch and getattr(model, "kind", None) != "prediction":
+        y_hat = model(inputs, batch["text"]).y_hat
+    else:
+        y_hat = model(inputs)[0]
+    valid = mask[:, 1:].to(y_hat.dtype)
+    nll = mixture_nll(y_hat.float(), targets) * valid
+    return nll.sum(1), valid.sum(1)
+
+
+@register_learner("handwriting")
+class Handwriting(Learner):
+    """Graves 2013 handwriting prediction / synthesis (mixture density outputs, nats per sequence)."""
+
+    monitor = "val/loss"
+    monitor_mode = "min"
+    shuffle_train = False  # the training split orders itself in length buckets (StrokeDataset.bucket)
+
+    def __init__(self, cfg: DictConfig) -> None:
+        data = build_data(cfg.data)
+        if not isinstance(data, HandwritingData):
+            raise UserError(f"data={cfg.data.name} is not a handwriting dataset",
+                            "use data=hershey_handwriting or data=iam_ondb with learner=handwriting")
+        self.data = data
+        data.splits["train"].bucket(int(cfg.trainer.batch_size), int(cfg.seed))
+        model_kw = OmegaConf.to_container(cfg.model, resolve=True)
+        name = model_kw.pop("name")
+        if name not in KINDS:
+            raise UserError(f"model={name} is not a handwriting network",
+                            f"use model={' or model='.join(KINDS)} with learner=handwriting")
+        if name == "graves_synthesis":
+            model_kw["alphabet_size"] = len(data.alphabet)
+            if model_kw.get("window_initial_step") is None:
+                model_kw["window_initial_step"] = chars_per_point(data.splits["train"])
+        self.model_kw = model_kw
+        self.model = create_model(name, **model_kw)
+
+    def datasets(self) -> dict[str, Dataset]:
+        return dict(self.data.splits)
+
+    def collate_fn(self, split: str) -> Any:
+        return StrokeDataset.collate_fn
+
+    def training_step(self, model: nn.Module, batch: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        nll, points = sequence_nll(model, batch)
+        total, b = nll.sum(), len(nll)
+        # value: the mean per sequence; gradient: that of the sum (see the module docstring)
+        loss = total - total.detach() * (1 - 1 / b)
+        return loss, {"nats_per_point": (total / points.sum()).detach()}
+
+    def eval_step(self, model: nn.Module, batch: Any) -> dict[str, torch.Tensor]:
+        nll, points = sequence_nll(model, batch)
+        return {"nll_sum": nll.sum(), "points": points.sum(), "lines": torch.tensor(len(nll))}
+
+    def summarize(self, sums: dict[str, float]) -> dict[str, float]:
+        return {"loss": sums["nll_sum"] / max(sums["lines"], 1), "nats_per_point": sums["nll_sum"] / max(sums["points"], 1)}
+
+    def batch_size(self, batch: Any) -> int:
+        return int(batch["strokes"].shape[0])
+
+    def checkpoint_extras(self) -> dict[str, Any]:
+        return {"kind": self.model.kind, "alphabet": self.data.alphabet.chars, "stats": self.data.stats.to_dict(),
+                "source": self.data.source, "styles": self.data.styles, "model_kw": self.model_kw,
+                "points_per_char": 1 / chars_per_point(self.data.splits["train"])}
+
+    def on_fit_end(self, run: Any) -> dict[str, Any]:
+        training_curves_figure(run.read_metrics(), run.figure("training_curves.png"))
+        return {}
+
+
+def chars_per_point(data: StrokeDataset) -> float:
+    """Characters per pen point over a split (the pace the window must learn to move at)."""
+    chars = sum(len(t) for t in data.text)
+    points = sum(len(s) for s in data.strokes)
+    return round(chars / max(points, 1), 4)

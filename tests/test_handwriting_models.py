@@ -1,0 +1,132 @@
+"""Graves's handwriting networks (Sec. 4-5): the synthesis step loop, derivative clipping, and
+stable training at a high learning rate."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from paperlab.learners.handwriting import sequence_nll
+from paperlab.models import create_model
+
+
+def tiny_synthesis(**kw) -> torch.nn.Module:
+    cfg = {"alphabet_size": 5, "hidden_size": 6, "num_layers": 3, "num_components": 2, "window_components": 2,
+           "window_initial_step": 0.2, **kw}
+    return create_model("graves_synthesis", **cfg)
+
+
+def batch(b: int = 2, t: int = 7, u: int = 3, seed: int = 0) -> dict[str, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    strokes = torch.randn(b, t, 3, generator=g)
+    strokes[..., 2] = (torch.rand(b, t, generator=g) < 0.2).float()
+    text = torch.randint(0, 5, (b, u), generator=g)
+    text[-1, -1] = -1  # padding
+    return {"strokes": strokes, "stroke_mask": torch.ones(b, t, dtype=torch.bool), "text": text}
+
+
+def test_synthesis_shapes_and_window_fed_to_every_layer() -> None:
+    net = tiny_synthesis()
+    assert net.cell.input_size == 3 + 5  # layer 1: x_t and w_{t-1} (Eq. 52)
+    assert [lstm.input_size for lstm in net.deep.layers] == [6 + 5 + 3, 6 + 3 + 5]  # [h, w, x] / [h, x, w]
+    assert net.mdn.linear.in_features == 3 * 6 and net.mdn.output_size == 1 + 6 * 2  # every layer -> output
+    out = net(batch()["strokes"], batch()["text"])
+    assert out.y_hat.shape == (2, 7, 13) and out.phi.shape == (2, 7, 4) and out.kappa.shape == (2, 7, 2)
+    assert (out.kappa.diff(dim=1) > 0).all()
+
+
+def test_stepping_one_point_at_a_time_equals_the_whole_sequence() -> None:
+    torch.manual_seed(0)
+    net = tiny_synthesis().eval()
+    x, text = batch()["strokes"], batch()["text"]
+    whole = net(x, text)
+    state, ys, phis = None, [], []
+    for t in range(x.shape[1]):
+        out = net(x[:, t : t + 1], text, state)
+        state = out.state
+        ys.append(out.y_hat)
+        phis.append(out.phi)
+    assert torch.allclose(torch.cat(ys, 1), whole.y_hat, atol=1e-5)
+    assert torch.allclose(torch.cat(phis, 1), whole.phi, atol=1e-6)
+
+
+def test_synthesis_gradients_match_finite_differences() -> None:
+    torch.manual_seed(0)
+    net = tiny_synthesis(lstm_clip=None, output_clip=None, num_layers=2).double()
+    b = batch(t=4)
+    x = b["strokes"].double().requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda inp: net(inp, b["text"]).y_hat, (x,), eps=1e-6, atol=1e-5)
+
+
+def test_output_derivatives_are_clipped_to_100() -> None:
+    net = tiny_synthesis(lstm_clip=None)
+    y = net(batch()["strokes"], batch()["text"]).y_hat
+    (1e6 * y.sum()).backward()  # dL/dy_hat = 1e6 everywhere, clamped to 100
+    assert torch.allclose(net.mdn.linear.bias.grad, torch.full((13,), 100.0 * 2 * 7))
+
+
+def test_lstm_derivatives_are_clipped_in_layer_one_too() -> None:
+    def cell_grads(scale: float, clip: float | None) -> torch.Tensor:
+        torch.manual_seed(0)
+        net = tiny_synthesis(lstm_clip=clip, output_clip=None)
+        out = net(batch()["strokes"], batch()["text"])
+        (scale * out.y_hat.sum()).backward()
+        return net.cell.weight_hh.grad.clone()
+
+    # with [-10, 10] clipping the derivatives saturate: 1000x the loss, the same layer-1 gradient
+    assert torch.allclose(cell_grads(1e6, 10.0), cell_grads(1e9, 10.0), rtol=1e-4)
+    assert not torch.allclose(cell_grads(1e6, None) * 1e3, cell_grads(1e6, None))
+
+
+def test_prediction_network_predicts_each_next_point() -> None:
+    net = create_model("graves_prediction", hidden_size=5, num_layers=2, num_components=3)
+    b = batch()
+    nll, points = sequence_nll(net, b)
+    assert nll.shape == (2,) and points.tolist() == [6, 6]
+    # the prediction at t must not see x_{t+1}: changing the last point leaves earlier outputs alone
+    y1, _ = net(b["strokes"])
+    changed = b["strokes"].clone()
+    changed[:, -1] += 10
+    y2, _ = net(changed)
+    assert torch.allclose(y1[:, :-1], y2[:, :-1]) and not torch.allclose(y1[:, -1], y2[:, -1])
+
+
+def _no_nan_training(steps: int) -> list[float]:
+    """The paper's optimizer (centred RMSProp, momentum 0.9) at 10x its learning rate (1e-3),
+    with both derivative clips, on real corpus lines with pen-up jumps."""
+    from paperlab.data.hershey_handwriting import HersheyCorpusConfig, generate_corpus
+    from paperlab.data.strokes import Alphabet, OffsetStats, StrokeDataset
+
+    data = generate_corpus(HersheyCorpusConfig(num_lines=24, num_writers=4, max_chars=12, seed=1))
+    alphabet = Alphabet("".join(sorted(set("".join(data.text)))))
+    ds = StrokeDataset(data, alphabet, OffsetStats.fit(data.offsets))
+    torch.manual_seed(0)
+    net = create_model("graves_synthesis", alphabet_size=len(alphabet), hidden_size=8, num_layers=2,
+                       num_components=3, window_components=2, window_initial_step=0.1)
+    opt = torch.optim.RMSprop(net.parameters(), lr=1e-3, alpha=0.95, momentum=0.9, eps=1e-4, centered=True)
+    losses = []
+    rng = np.random.default_rng(0)
+    for _ in range(steps):
+        items = [ds[int(i)] for i in rng.choice(len(ds), 4, replace=False)]
+        b = StrokeDataset.collate_fn([{"strokes": it["strokes"][:40], "text": it["text"]} for it in items])
+        nll, _ = sequence_nll(net, b)
+        loss = nll.sum()
+        assert torch.isfinite(loss), f"loss {loss.item()} at step {len(losses)}"
+        opt.zero_grad()
+        loss.backward()
+        assert all(torch.isfinite(p.grad).all() for p in net.parameters())
+        opt.step()
+        losses.append(loss.item() / 4)
+    return losses
+
+
+def test_no_nan_at_a_high_learning_rate_with_the_clips_fast() -> None:
+    losses = _no_nan_training(200)
+    assert np.mean(losses[-50:]) < np.mean(losses[:50])
+
+
+@pytest.mark.slow
+def test_no_nan_over_2000_steps_at_a_high_learning_rate_with_the_clips() -> None:
+    losses = _no_nan_training(2000)
+    assert np.mean(losses[-100:]) < np.mean(losses[:100])
