@@ -89,6 +89,11 @@ def test_unknown_model_lists_the_valid_ones(tmp_path: Path) -> None:
     assert not (tmp_path / "outputs").exists()
 
 
+def test_data_of_the_wrong_kind_for_the_learner(tmp_path: Path) -> None:
+    assert_user_error(run_cli("train", "learner=char_lm", "model=char_lstm", cwd=tmp_path),
+                      "data=fashion_mnist is not a text corpus", "data=fortunes")
+
+
 def test_unknown_config_key(tmp_path: Path) -> None:
     assert_user_error(run_cli("train", "trainer.max_epoch=3", cwd=tmp_path), "unknown config key 'trainer.max_epoch'")
     assert_user_error(run_cli("train", "optim.lr=[", cwd=tmp_path), "cannot parse the override")

@@ -29,7 +29,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from paperlab.config import to_dataclass
-from paperlab.data import build_data
+from paperlab.data import build_data_as
 from paperlab.data.bptt import EvalStreams, SegmentStreams
 from paperlab.data.compressors import LABELS, compressor_bpc
 from paperlab.data.text import TextCorpus, Vocab
@@ -78,10 +78,8 @@ class CharLM(Learner):
         self.cfg = to_dataclass(CharLMConfig, cfg.get("char_lm"), where="char_lm")
         if self.cfg.loss not in ("mean", "sum"):
             raise UserError(f"char_lm.loss must be 'mean' or 'sum', not '{self.cfg.loss}'", "set char_lm.loss=mean")
-        corpus = build_data(cfg.data)
-        if not isinstance(corpus, TextCorpus):
-            raise UserError(f"data={cfg.data.name} is not a text corpus",
-                            "use data=fortunes, text, python_docs, enwik8, ptb_char or ptb_word with learner=char_lm")
+        corpus = build_data_as(cfg.data, TextCorpus, "a text corpus",
+                               "data=fortunes, text, python_docs, enwik8, ptb_char or ptb_word with learner=char_lm")
         self.corpus = corpus
         model_kw = OmegaConf.to_container(cfg.model, resolve=True)
         self.model = create_model(model_kw.pop("name"), **model_kw, vocab_size=len(corpus.vocab))

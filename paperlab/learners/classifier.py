@@ -12,11 +12,10 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 from torch.utils.data import Dataset
 
-from paperlab.data import build_data
+from paperlab.data import build_data_as
 from paperlab.data.images import ImageData
 from paperlab.engine.learner import Learner, register_learner
 from paperlab.engine.restore import load_for_analysis
-from paperlab.errors import UserError
 from paperlab.io.figures import conv_filters_figure, training_curves_figure
 from paperlab.models import create_model
 
@@ -45,10 +44,9 @@ class Classifier(Learner):
     monitor_mode = "min"
 
     def __init__(self, cfg: DictConfig, data: ImageData | None = None) -> None:
-        data = build_data(cfg.data) if data is None else data  # already built: e.g. by `paperlab zsl`
-        if not isinstance(data, ImageData):
-            raise UserError(f"data={cfg.data.name} is not an image-classification dataset",
-                            "use data=fashion_mnist, mnist, cifar10 or imagenet with learner=classifier")
+        if data is None:  # else already built: e.g. by `paperlab zsl`
+            data = build_data_as(cfg.data, ImageData, "an image-classification dataset",
+                                 "data=fashion_mnist, mnist, cifar10 or imagenet with learner=classifier")
         self.data = data
         model_kw = OmegaConf.to_container(cfg.model, resolve=True)
         name = model_kw.pop("name")

@@ -17,7 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 from torch.utils.data import Dataset
 
-from paperlab.data import build_data
+from paperlab.data import build_data_as
 from paperlab.data.strokes import HandwritingData, StrokeDataset
 from paperlab.engine.learner import Learner, register_learner
 from paperlab.errors import UserError
@@ -50,10 +50,8 @@ class Handwriting(Learner):
     shuffle_train = False  # the training split orders itself in length buckets (StrokeDataset.bucket)
 
     def __init__(self, cfg: DictConfig) -> None:
-        data = build_data(cfg.data)
-        if not isinstance(data, HandwritingData):
-            raise UserError(f"data={cfg.data.name} is not a handwriting dataset",
-                            "use data=hershey_handwriting or data=iam_ondb with learner=handwriting")
+        data = build_data_as(cfg.data, HandwritingData, "a handwriting dataset",
+                             "data=hershey_handwriting or data=iam_ondb with learner=handwriting")
         self.data = data
         data.splits["train"].bucket(int(cfg.trainer.batch_size), int(cfg.seed))
         model_kw = OmegaConf.to_container(cfg.model, resolve=True)

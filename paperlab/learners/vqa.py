@@ -36,7 +36,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from paperlab.config import to_dataclass
-from paperlab.data import build_data
+from paperlab.data import build_data_as
 from paperlab.data.image_features import EncoderConfig, ImageFeatures, image_features
 from paperlab.data.vqa import ANSWER_TYPES, VQAData, VQADataset
 from paperlab.engine.learner import Learner, register_learner
@@ -107,10 +107,8 @@ class VQALearner(Learner):
             raise UserError(f"vqa.loss must be ce or soft, not '{self.cfg.loss}'", "set vqa.loss=ce")
         if self.cfg.max_question_len < 1:
             raise UserError("vqa.max_question_len must be at least 1", "set vqa.max_question_len=26")
-        data = build_data(cfg.data)
-        if not isinstance(data, VQAData):
-            raise UserError(f"data={cfg.data.name} is not a VQA dataset",
-                            "use data=sort_of_clevr, easy_vqa, vqa_v1 or vqa_v2 with learner=vqa")
+        data = build_data_as(cfg.data, VQAData, "a VQA dataset",
+                             "data=sort_of_clevr, easy_vqa, vqa_v1 or vqa_v2 with learner=vqa")
         self.data = data
         model_kw = OmegaConf.to_container(cfg.model, resolve=True)
         name = model_kw.pop("name")

@@ -11,10 +11,9 @@ from typing import Any
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from paperlab.data import build_data
+from paperlab.data import build_data_as
 from paperlab.data.zsl import ZSLData
 from paperlab.engine.seed import seed_everything
-from paperlab.errors import UserError
 from paperlab.io.rundir import RunDir
 from paperlab.tasks.report import print_results
 from paperlab.zsl.pipeline import Pipeline
@@ -30,10 +29,7 @@ def run(cfg: DictConfig, run_dir: str | Path | None = None) -> dict[str, Any]:
     t = time.perf_counter()
     try:
         seed_everything(int(cfg.seed))
-        data = build_data(cfg.data)
-        if not isinstance(data, ZSLData):
-            raise UserError(f"data={cfg.data.name} is not a zero-shot dataset",
-                            "use data=zsl_shapes, zsl_fashion, awa2 or cub")
+        data = build_data_as(cfg.data, ZSLData, "a zero-shot dataset", "data=zsl_shapes, zsl_fashion, awa2 or cub")
         results = Pipeline(cfg, data, run).run_all()
         results["time_s"] = round(time.perf_counter() - t, 1)
         results["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
