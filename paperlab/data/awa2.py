@@ -17,7 +17,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from paperlab.data import register_data
-from paperlab.data.xian_splits import read_xian_split
+from paperlab.data.xian_splits import zsl_from_xian_split
 from paperlab.data.zsl import ZSLData, read_matrix, require_files, zsl_from_files
 from paperlab.errors import UserError
 
@@ -56,13 +56,7 @@ def awa2(cfg: DictConfig) -> ZSLData:
                         "use the files of one AwA2 release")
     where = f"{root / matrix_file} (vs classes.txt)"
     if cfg.get("splits_dir"):
-        split = read_xian_split(Path(os.path.expanduser(str(cfg.splits_dir))), root, "JPEGImages")
-        if split.classes != classes:
-            raise UserError("att_splits.mat's allclasses_names differ from classes.txt",
-                            "use xlsa17's AWA2 folder with this AwA2 release")
-        return zsl_from_files(split.paths, split.labels, classes, attributes, predicates, split.unseen, cfg,
-                              seen=split.seen, test_seen=split.test_seen, val_classes=split.val_classes,
-                              attributes_from=where, split_from="att_splits.mat")
+        return zsl_from_xian_split(cfg, root, "JPEGImages", "AWA2", classes, attributes, predicates, where)
     require_files(root, ["trainclasses.txt", "testclasses.txt"], LAYOUT)
     seen = list(cfg.seen) if cfg.get("seen") else read_names(root / "trainclasses.txt")
     unseen = list(cfg.unseen) if cfg.get("unseen") else read_names(root / "testclasses.txt")

@@ -24,7 +24,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from paperlab.data import register_data
-from paperlab.data.xian_splits import read_xian_split
+from paperlab.data.xian_splits import zsl_from_xian_split
 from paperlab.data.zsl import ZSLData, read_matrix, require_files, zsl_from_files
 from paperlab.errors import UserError
 
@@ -83,13 +83,7 @@ def cub(cfg: DictConfig) -> ZSLData:
         if cfg.get("captions_dir") else None
     where = f"{root / MATRIX} (vs classes.txt)"
     if cfg.get("splits_dir"):
-        split = read_xian_split(Path(os.path.expanduser(str(cfg.splits_dir))), root, "images")
-        if split.classes != classes:
-            raise UserError("att_splits.mat's allclasses_names differ from classes.txt",
-                            "use xlsa17's CUB folder with this CUB_200_2011 release")
-        return zsl_from_files(split.paths, split.labels, classes, attributes, names, split.unseen, cfg,
-                              seen=split.seen, test_seen=split.test_seen, val_classes=split.val_classes,
-                              descriptions=captions, attributes_from=where, split_from="att_splits.mat")
+        return zsl_from_xian_split(cfg, root, "images", "CUB", classes, attributes, names, where, captions)
     images = read_pairs(root / "images.txt")
     labels = {k: int(v) - 1 for k, v in read_pairs(root / "image_class_labels.txt").items()}
     is_train = {k: v == "1" for k, v in read_pairs(root / "train_test_split.txt").items()}

@@ -12,6 +12,7 @@ The image paths are mapped onto data.root by what follows the dataset's image fo
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -83,3 +84,19 @@ def read_xian_split(splits_dir: Path, root: Path, image_folder: str) -> XianSpli
     unseen = sorted({classes[labels[i]] for i in test_unseen}, key=classes.index)
     val_classes = sorted({classes[labels[i]] for i in loc("val_loc")}, key=classes.index)
     return XianSplit(paths, labels, classes, seen, unseen, val_classes, test_seen, trainval, test_unseen)
+
+
+def zsl_from_xian_split(cfg: Any, root: Path, image_folder: str, dataset: str, classes: list[str],
+                        attributes: np.ndarray, attribute_names: list[str], attributes_from: str,
+                        descriptions: Any = None) -> Any:
+    """The ZSL bundle of a dataset on Xian et al.'s proposed split (cfg.splits_dir), its class list
+    checked against the dataset's own classes.txt."""
+    from paperlab.data.zsl import zsl_from_files
+
+    split = read_xian_split(Path(os.path.expanduser(str(cfg.splits_dir))), root, image_folder)
+    if split.classes != classes:
+        raise UserError("att_splits.mat's allclasses_names differ from classes.txt",
+                        f"use xlsa17's {dataset} folder with this {dataset} release")
+    return zsl_from_files(split.paths, split.labels, classes, attributes, attribute_names, split.unseen, cfg,
+                          seen=split.seen, test_seen=split.test_seen, val_classes=split.val_classes,
+                          descriptions=descriptions, attributes_from=attributes_from, split_from="att_splits.mat")
