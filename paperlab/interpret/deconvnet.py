@@ -34,6 +34,8 @@ from paperlab.interpret.stack import LayerStack, Span, Window, windows
 
 # Passed straight through on the way down: no normalisation in the reconstruction path (Sec. 2.1).
 PASS_THROUGH = (nn.LocalResponseNorm, nn.Identity, nn.Dropout)
+# A transposed convolution writing at most this many channels (the image's) runs as GEMM + col2im.
+FEW_CHANNELS = 4
 
 
 @dataclass
@@ -148,37 +150,27 @@ class _Window:
 
 
 def _grid(t: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, item: torch.Tensor | None = None) -> torch.Tensor:
-    """Windows of t (B, C, H, W) at per-neuron row/col indices (N, h), (N, w) -> (N, C, h, w);
+    """Windows of t (B, ..., H, W) at per-neuron row/col indices (N, h), (N, w) -> (N, ..., h, w);
     neuron n reads t[item[n]] (default: t[n])."""
     item = torch.arange(len(rows)) if item is None else item
-    return t[item[:, None, None], :, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)
+    return t[item[:, None, None], ..., rows[:, :, None], cols[:, None, :]].movedim((1, 2), (-2, -1))
 
 
-def _unpool(signal: torch.Tensor, switches: torch.Tensor, image: torch.Tensor, out: _Window, inp: _Window,
-            in_width: int) -> torch.Tensor:
-    """Put each pooled value back where its maximum was (the switch of its image), in the input window."""
-    n, c = signal.shape[:2]
-    picked = _grid(switches, out.top[:, None] + torch.arange(out.height), out.left[:, None] + torch.arange(out.width),
-                   image)
-    r = picked // in_width - inp.top.view(n, 1, 1, 1)
-    q = picked % in_width - inp.left.view(n, 1, 1, 1)
-    # a switch outside the window belongs to an output the signal never reached (it is zero there)
-    ok = (r >= 0) & (r < inp.height) & (q >= 0) & (q < inp.width)
-    flat = signal.new_zeros(n, c, inp.height * inp.width)
-    flat.scatter_add_(2, torch.where(ok, r * inp.width + q, 0).flatten(2), torch.where(ok, signal, 0).flatten(2))
-    return flat.view(n, c, inp.height, inp.width)
-
-
-def _filter(signal: torch.Tensor, conv: nn.Conv2d, geometry: tuple[Window, Window], out: _Window,
-            inp: _Window) -> torch.Tensor:
-    """Convolve with the transposed filters, then keep the input window."""
+def _switch_offsets(indices: torch.Tensor, in_width: int, geometry: tuple[Window, Window]) -> torch.Tensor:
+    """The switches of a max-pool (flat indices into its input, (B, C, h, w)) as the row and column
+    of each maximum inside its own pooling window, (B, 2, C, h, w): unlike the flat index, an offset
+    does not depend on where a neuron's window lies, so unpooling needs no index arithmetic."""
     wr, wc = geometry
-    h, w = signal.shape[2:]
-    # the gradient of a convolution with respect to its input is the transposed convolution
-    # (faster on CPU than F.conv_transpose2d); it covers the inputs the output window reads
-    reach = torch.nn.grad.conv2d_input((len(signal), conv.in_channels, (h - 1) * wr.stride + wr.span,
-                                        (w - 1) * wc.stride + wc.span), conv.weight, signal,
-                                       conv.stride, 0, conv.dilation, conv.groups)
+    h, w = indices.shape[2:]
+    rows = indices // in_width - (torch.arange(h) * wr.stride - wr.padding)[:, None]
+    cols = indices % in_width - (torch.arange(w) * wc.stride - wc.padding)
+    return torch.stack([rows, cols], dim=1)
+
+
+def _crop(reach: torch.Tensor, geometry: tuple[Window, Window], out: _Window, inp: _Window) -> torch.Tensor:
+    """Cut the input window out of `reach`, the inputs that the output window reads (it starts at
+    out.top * stride - padding and may stick out of the map where the window meets its edge)."""
+    wr, wc = geometry
     dy, dx = inp.top - (out.top * wr.stride - wr.padding), inp.left - (out.left * wc.stride - wc.padding)
     if reach.shape[2:] == (inp.height, inp.width) and not dy.any() and not dx.any():
         return reach  # the window is the reach (a field inside the map): nothing to cut
@@ -186,6 +178,52 @@ def _filter(signal: torch.Tensor, conv: nn.Conv2d, geometry: tuple[Window, Windo
     row_ok, col_ok = (rows >= 0) & (rows < reach.shape[2]), (cols >= 0) & (cols < reach.shape[3])
     picked = _grid(reach, rows.clamp(0, reach.shape[2] - 1), cols.clamp(0, reach.shape[3] - 1))
     return picked * (row_ok[:, None, :, None] & col_ok[:, None, None, :])
+
+
+def _reach(size: tuple[int, int], geometry: tuple[Window, Window]) -> tuple[int, int]:
+    """Height and width of the inputs that an output window of `size` reads."""
+    return tuple((n - 1) * g.stride + g.span for n, g in zip(size, geometry, strict=True))
+
+
+def _unpool(signal: torch.Tensor, offsets: torch.Tensor, image: torch.Tensor, geometry: tuple[Window, Window],
+            out: _Window, inp: _Window) -> torch.Tensor:
+    """Put each pooled value back where its maximum was (the switch of its image), in the input
+    window; values whose pools overlap add up."""
+    n, c, h, w = signal.shape
+    wr, wc = geometry
+    picked = _grid(offsets, out.top[:, None] + torch.arange(h), out.left[:, None] + torch.arange(w), image)
+    # rows/cols in the input window: pool (i, j) of the output window starts at (i, j) * stride - padding
+    # from the output window's corner; dy, dx: how far the input window lies from that corner
+    dy = (inp.top - (out.top * wr.stride - wr.padding)).view(n, 1, 1, 1)
+    dx = (inp.left - (out.left * wc.stride - wc.padding)).view(n, 1, 1, 1)
+    r = picked[:, 0] + (torch.arange(h) * wr.stride)[:, None] - dy
+    q = picked[:, 1] + torch.arange(w) * wc.stride - dx
+    flat = signal.new_zeros(n, c, inp.height * inp.width)
+    if dy.any() or dx.any() or _reach((h, w), geometry) != (inp.height, inp.width):
+        # a switch outside the window belongs to an output the signal never reached (it is zero there)
+        ok = (r >= 0) & (r < inp.height) & (q >= 0) & (q < inp.width)
+        r, q, signal = r.clamp_(0, inp.height - 1), q.clamp_(0, inp.width - 1), signal * ok
+    flat.scatter_add_(2, (r * inp.width + q).flatten(2), signal.flatten(2))
+    return flat.view(n, c, inp.height, inp.width)
+
+
+def _filter(signal: torch.Tensor, conv: nn.Conv2d, geometry: tuple[Window, Window], out: _Window,
+            inp: _Window) -> torch.Tensor:
+    """Convolve with the transposed filters, then keep the input window."""
+    n, _, h, w = signal.shape
+    size = _reach((h, w), geometry)
+    if conv.in_channels <= FEW_CHANNELS and conv.groups == 1:
+        # down to the image: each position's filters weighted by the signal (a GEMM), summed where
+        # they overlap (col2im); oneDNN's transposed convolution vectorises over the channels it
+        # writes and is ~1.7x slower on CPU when there are only 1-3 of them
+        cols = torch.bmm(conv.weight.flatten(1).T.expand(n, -1, -1), signal.flatten(2))
+        reach = F.fold(cols, size, conv.kernel_size, conv.dilation, 0, conv.stride)
+    else:
+        # the gradient of a convolution with respect to its input is the transposed convolution
+        # (faster on CPU than F.conv_transpose2d); it covers the inputs the output window reads
+        reach = torch.nn.grad.conv2d_input((n, conv.in_channels, *size), conv.weight, signal,
+                                           conv.stride, 0, conv.dilation, conv.groups)
+    return _crop(reach, geometry, out, inp)
 
 
 def _project_chunk(stack: LayerStack, index: int, spans: list[tuple[Span, Span]], switches: dict[int, torch.Tensor],
@@ -204,7 +242,7 @@ def _project_chunk(stack: LayerStack, index: int, spans: list[tuple[Span, Span]]
         elif isinstance(module, nn.Conv2d):
             signal = _filter(signal, module, windows(module), out, inp)
         elif isinstance(module, nn.MaxPool2d):
-            signal = _unpool(signal, switches[i], neurons.image, out, inp, sizes[i][1])
+            signal = _unpool(signal, switches[i], neurons.image, windows(module), out, inp)
         out = inp
     return signal
 
@@ -233,8 +271,10 @@ def deconv_project(stack: LayerStack, images: torch.Tensor, index: int, neurons:
         for i, module in enumerate(stack.modules[: index + 1]):
             sizes.append((x.shape[2], x.shape[3], x.shape[1]))
             if isinstance(module, nn.MaxPool2d):
-                x, switches[i] = F.max_pool2d(x, module.kernel_size, module.stride, module.padding,
-                                              module.dilation, module.ceil_mode, return_indices=True)
+                width = x.shape[3]
+                x, indices = F.max_pool2d(x, module.kernel_size, module.stride, module.padding,
+                                          module.dilation, module.ceil_mode, return_indices=True)
+                switches[i] = _switch_offsets(indices, width, windows(module))
             else:
                 x = module(x)
         sizes.append((x.shape[2], x.shape[3], x.shape[1]))
