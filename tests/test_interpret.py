@@ -336,3 +336,18 @@ def test_sweep_distances_and_probabilities() -> None:
     assert torch.allclose(res.probability[:, 2], p[torch.arange(3), labels], atol=1e-6)
     assert torch.allclose(res.distance["penultimate"][:, 2], (fc7 - fc7_0).norm(dim=1), atol=1e-4)
     assert torch.equal(res.top_class[:, 2], p.argmax(-1))
+
+
+def test_filter_smoothness_by_hand_and_on_noise():
+    from paperlab.interpret.filters import filter_smoothness
+
+    # [[1, 2], [2, 4]] minus its mean 2.25: products of the vertical and horizontal neighbour pairs
+    # sum to -0.125 - 0.125, their mean squares to 2.375 + 2.375
+    tiny = torch.tensor([[1.0, 2.0], [2.0, 4.0]]).view(1, 1, 2, 2)
+    assert filter_smoothness(tiny).item() == pytest.approx(-0.25 / 4.75, abs=1e-6)
+    checker = (torch.arange(4).view(4, 1) + torch.arange(4)).remainder(2).float().mul(2).sub(1)
+    ramp = (torch.arange(5).view(5, 1) + torch.arange(5)).float()
+    assert filter_smoothness(checker.view(1, 1, 4, 4)).item() == pytest.approx(-1.0)
+    assert filter_smoothness(ramp.view(1, 1, 5, 5)).item() > 0.7
+    noise = filter_smoothness(torch.randn(2000, 1, 5, 5, generator=torch.Generator().manual_seed(0)))
+    assert abs(noise.mean().item()) < 0.05

@@ -46,3 +46,27 @@ def test_sigkill_then_resume_equals_uninterrupted(tmp_path: Path) -> None:
         return [(r["step"], r["train/loss"]) for r in recs if "train/loss" in r]
 
     assert losses(straight) == losses(crashed)
+
+
+def test_resume_takes_a_new_constant_lr_and_refuses_to_change_a_schedule(tmp_path: Path) -> None:
+    from conftest import assert_user_error
+
+    root = make_idx_set(tmp_path / "data")
+    run = tmp_path / "run"
+    args = [*tiny_train_overrides(root, epochs=1), "sched=constant", "trainer.log_every_n_steps=1"]
+    assert run_cli("train", *args, f"hydra.run.dir={run}", cwd=tmp_path).returncode == 0
+    r = run_cli("train", "--resume", str(run), "trainer.max_epochs=2", "optim.lr=0.0005", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    recs = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    lrs = {r["epoch"]: r["lr"] for r in recs if "lr" in r}
+    assert lrs[1] == 0.003 and lrs[2] == 0.0005
+    assert _final(run)["optimizer"]["param_groups"][0]["lr"] == 0.0005
+
+    scheduled = tmp_path / "scheduled"
+    args = [*tiny_train_overrides(root, epochs=1), "sched=cosine"]
+    assert run_cli("train", *args, f"hydra.run.dir={scheduled}", cwd=tmp_path).returncode == 0
+    before = _final(scheduled)["model"]
+    r = run_cli("train", "--resume", str(scheduled), "trainer.max_epochs=2", "optim.lr=0.0005", cwd=tmp_path)
+    assert_user_error(r, "optim.lr changed on resume", "schedule")
+    after = _final(scheduled)["model"]
+    assert all(torch.equal(before[k], after[k]) for k in before)  # nothing written

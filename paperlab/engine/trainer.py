@@ -308,10 +308,25 @@ class Trainer:
         t = ckpt["trainer"]
         self.state = _State(epoch=t["epoch"], batch_in_epoch=t["batch_in_epoch"], step=t["step"],
                             best=t["best"], bad_evals=t["bad_evals"])
+        self._resume_lr(f, ((ckpt.get("config") or {}).get("optim") or {}).get("lr"))
         self.run.truncate_metrics(self.state.step)
         if self.is_main:
             log.info("resumed from %s at epoch %d, step %d", path, self.state.epoch + 1, self.state.step)
         return self._rank_rng(ckpt)
+
+    def _resume_lr(self, f: _Fit, saved: float | None) -> None:
+        """A resumed run at a constant learning rate takes a new `optim.lr` from here on (annealing
+        by hand, step by step, as one would between runs); a schedule's rates cannot be changed midway."""
+        lr = self.optim_cfg.get("lr")
+        if saved is None or lr is None or float(saved) == float(lr):
+            return
+        if f.schedule.scheduler is not None:
+            raise UserError(f"optim.lr changed on resume ({saved} -> {lr}) but the run follows a schedule",
+                            "resume without optim.lr, or start a new run")
+        for group in f.optimizer.param_groups:
+            group["lr"] = float(lr)
+        if self.is_main:
+            log.info("learning rate %g -> %g from step %d on (optim.lr given on resume)", saved, lr, self.state.step)
 
     def _rank_rng(self, ckpt: dict[str, Any]) -> dict[str, Any] | None:
         """This rank's RNG streams in a checkpoint: its own when the world size is unchanged, rank

@@ -16,6 +16,7 @@ from paperlab.data import build_data_as
 from paperlab.data.images import ImageData
 from paperlab.engine.learner import Learner, register_learner
 from paperlab.engine.restore import load_for_analysis
+from paperlab.interpret.filters import filter_smoothness
 from paperlab.io.figures import conv_filters_figure, training_curves_figure
 from paperlab.models import create_model
 
@@ -87,7 +88,7 @@ class Classifier(Learner):
         first_conv = next(m for m in self.model.modules() if isinstance(m, nn.Conv2d))
         conv_filters_figure(first_conv.weight, run.figure("layer1_filters.png"),
                             title=f"Layer-1 filters ({first_conv.weight.shape[0]})")
-        return {}
+        return {"layer1/filter_smoothness": round(float(filter_smoothness(first_conv.weight).mean()), 3)}
 
 
 def load_classifier(where: str | Path, prefer: str = "best") -> tuple[nn.Module, dict[str, Any], Path]:

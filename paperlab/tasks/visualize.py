@@ -22,6 +22,7 @@ from paperlab.data.tensor_images import TensorImages
 from paperlab.engine.checkpoint import load_checkpoint
 from paperlab.errors import UserError
 from paperlab.interpret.deconvnet import Neurons, TopActivations, deconv_project, top_activations
+from paperlab.interpret.filters import filter_smoothness
 from paperlab.io.figures import (
     conv_filters_figure,
     plt,
@@ -227,6 +228,7 @@ def run(cfg: DictConfig, run_dir: str | Path | None = None) -> dict[str, Any]:
         first = next(m for m in stack.modules if isinstance(m, nn.Conv2d))
         conv_filters_figure(first.weight, run.figure("layer1_filters.png"),
                             title=f"Layer-1 filters ({first.weight.shape[0]})")
+        results["visualize/layer1_filter_smoothness"] = round(float(filter_smoothness(first.weight).mean()), 3)
         if v.evolution:
             results.update(evolution(cfg, subject, layers, epochs, tops, run))
         run.save_results(results)
