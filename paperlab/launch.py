@@ -165,6 +165,27 @@ def resume_overrides(run_dir: Path) -> list[str]:
     return [o for o in OmegaConf.load(saved) if not str(o).startswith("resume=")]
 
 
+class _RunRecord:
+    """A run's recorded config (.hydra/*.yaml) before a `--resume`. Hydra rewrites it as the job
+    starts; if the job then fails before writing a checkpoint (a bad override, a model that does
+    not fit), the run keeps its old record, so that a plain `--resume` does not inherit the bad
+    override and fail again."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.files = {p: p.read_bytes() for p in (run_dir / ".hydra").glob("*.yaml")}
+        self.checkpoint = run_dir / "checkpoints" / "last.pt"
+        self.stamp = self._stamp()
+
+    def _stamp(self) -> int | None:
+        return self.checkpoint.stat().st_mtime_ns if self.checkpoint.is_file() else None
+
+    def restore_if_untrained(self) -> None:
+        if self._stamp() != self.stamp:
+            return  # it trained: the new record describes the checkpoints it wrote
+        for path, data in self.files.items():
+            path.write_bytes(data)
+
+
 def _output_dir(config_name: str, overrides: list[str], key: str, resume: Path | None) -> Path:
     """The run (key "run") or sweep ("sweep") directory; an existing run only with --resume."""
     probe = [o for o in overrides if not _is_sweep(o)]
@@ -226,7 +247,15 @@ def launch(config_name: str, task_fn: Callable[[DictConfig], Any], args: list[st
         finally:
             close_distributed()
 
-    _run_hydra(config_name, job, flags + overrides)
+    record = _RunRecord(resume) if resume is not None and not inspect_only else None
+    try:
+        _run_hydra(config_name, job, flags + overrides)
+    except BaseException:
+        if record is not None:
+            record.restore_if_untrained()
+        raise
+    if record is not None and failures:
+        record.restore_if_untrained()
     if len(failures) == 1 and not multirun:
         raise failures[0]
     if failures:

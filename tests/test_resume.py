@@ -70,3 +70,8 @@ def test_resume_takes_a_new_constant_lr_and_refuses_to_change_a_schedule(tmp_pat
     assert_user_error(r, "optim.lr changed on resume", "schedule")
     after = _final(scheduled)["model"]
     assert all(torch.equal(before[k], after[k]) for k in before)  # nothing written
+    # the failed attempt left the run's recorded overrides as they were: a plain resume still works
+    assert "optim.lr=0.0005" not in (scheduled / ".hydra" / "overrides.yaml").read_text()
+    r = run_cli("train", "--resume", str(scheduled), "trainer.max_epochs=2", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert _final(scheduled)["trainer"]["epoch"] == 2
