@@ -248,14 +248,13 @@ def launch(config_name: str, task_fn: Callable[[DictConfig], Any], args: list[st
             close_distributed()
 
     record = _RunRecord(resume) if resume is not None and not inspect_only else None
+    succeeded = False
     try:
         _run_hydra(config_name, job, flags + overrides)
-    except BaseException:
-        if record is not None:
+        succeeded = not failures
+    finally:
+        if record is not None and not succeeded:
             record.restore_if_untrained()
-        raise
-    if record is not None and failures:
-        record.restore_if_untrained()
     if len(failures) == 1 and not multirun:
         raise failures[0]
     if failures:

@@ -10,7 +10,11 @@ ramp, negative for a checkerboard.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
+
+from paperlab.io.figures import conv_filters_figure
 
 
 def filter_smoothness(weight: torch.Tensor) -> torch.Tensor:
@@ -21,3 +25,9 @@ def filter_smoothness(weight: torch.Tensor) -> torch.Tensor:
     products = sum((a * b).sum(dim=(1, 2, 3)) for a, b in pairs)
     squares = sum(0.5 * (a.pow(2) + b.pow(2)).sum(dim=(1, 2, 3)) for a, b in pairs)
     return products / squares.clamp_min(1e-12)
+
+
+def layer1_filters(weight: torch.Tensor, path: str | Path) -> float:
+    """Draw the first layer's filters (Fig. 6's mosaic) to `path`; their mean smoothness."""
+    conv_filters_figure(weight, path, title=f"Layer-1 filters ({weight.shape[0]})")
+    return round(float(filter_smoothness(weight).mean()), 3)

@@ -16,8 +16,8 @@ from paperlab.data import build_data_as
 from paperlab.data.images import ImageData
 from paperlab.engine.learner import Learner, register_learner
 from paperlab.engine.restore import load_for_analysis
-from paperlab.interpret.filters import filter_smoothness
-from paperlab.io.figures import conv_filters_figure, training_curves_figure
+from paperlab.interpret.filters import layer1_filters
+from paperlab.io.figures import training_curves_figure
 from paperlab.models import create_model
 
 
@@ -86,9 +86,7 @@ class Classifier(Learner):
         training_curves_figure(run.read_metrics(), run.figure("training_curves.png"),
                                error_keys=("val/top1_err", "val/top5_err"))
         first_conv = next(m for m in self.model.modules() if isinstance(m, nn.Conv2d))
-        conv_filters_figure(first_conv.weight, run.figure("layer1_filters.png"),
-                            title=f"Layer-1 filters ({first_conv.weight.shape[0]})")
-        return {"layer1/filter_smoothness": round(float(filter_smoothness(first_conv.weight).mean()), 3)}
+        return {"layer1/filter_smoothness": layer1_filters(first_conv.weight, run.figure("layer1_filters.png"))}
 
 
 def load_classifier(where: str | Path, prefer: str = "best") -> tuple[nn.Module, dict[str, Any], Path]:

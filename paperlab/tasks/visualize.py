@@ -22,9 +22,8 @@ from paperlab.data.tensor_images import TensorImages
 from paperlab.engine.checkpoint import load_checkpoint
 from paperlab.errors import UserError
 from paperlab.interpret.deconvnet import Neurons, TopActivations, deconv_project, top_activations
-from paperlab.interpret.filters import filter_smoothness
+from paperlab.interpret.filters import layer1_filters
 from paperlab.io.figures import (
-    conv_filters_figure,
     plt,
     save_figure,
     tile,
@@ -226,9 +225,7 @@ def run(cfg: DictConfig, run_dir: str | Path | None = None) -> dict[str, Any]:
             top9_figure({name: d}, run.figure(f"top9_{name}.png"))
         top9_figure(shown, run.figure("top9.png"), max_maps=4)
         first = next(m for m in stack.modules if isinstance(m, nn.Conv2d))
-        conv_filters_figure(first.weight, run.figure("layer1_filters.png"),
-                            title=f"Layer-1 filters ({first.weight.shape[0]})")
-        results["visualize/layer1_filter_smoothness"] = round(float(filter_smoothness(first.weight).mean()), 3)
+        results["visualize/layer1_filter_smoothness"] = layer1_filters(first.weight, run.figure("layer1_filters.png"))
         if v.evolution:
             results.update(evolution(cfg, subject, layers, epochs, tops, run))
         run.save_results(results)
