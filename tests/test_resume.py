@@ -59,7 +59,7 @@ def test_resume_takes_a_new_constant_lr_and_refuses_to_change_a_schedule(tmp_pat
     assert r.returncode == 0, r.stderr[-2000:]
     recs = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     lrs = {r["epoch"]: r["lr"] for r in recs if "lr" in r}
-    assert lrs[1] == 0.003 and lrs[2] == 0.0005
+    assert lrs[1] == 0.05 and lrs[2] == 0.0005
     assert _final(run)["optimizer"]["param_groups"][0]["lr"] == 0.0005
 
     scheduled = tmp_path / "scheduled"

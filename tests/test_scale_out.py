@@ -167,7 +167,7 @@ def test_submitit_local_sweep_finds_both_results_and_a_preempted_job_requeues_it
                                                                                     baseline: Path) -> None:
     sweep = work / "sweep"
     cmd = [sys.executable, "-m", "paperlab", "train", *overrides(work / "data", lr=False),
-           f"hydra.sweep.dir={sweep}", "-m", "hydra/launcher=submitit_local", "optim.lr=0.003,0.001"]
+           f"hydra.sweep.dir={sweep}", "-m", "hydra/launcher=submitit_local", "optim.lr=0.05,0.01"]
     proc = start(cmd, work)
     wait_for_step(sweep / "0", 3, proc)
     # preempt job 0: submitit's local controller (its job id) passes SIGTERM on to the job

@@ -176,11 +176,11 @@ def test_shipped_model_occludes_an_image_file(tmp_path: Path) -> None:
     boot[6:22, 14:22] = 230  # shaft
     boot[16:22, 4:22] = 230  # foot
     Image.fromarray(boot).save(png)
-    cfg = task_config("occlude", [f"occlude.images=[{png}]", "occlude.stride=4"])
+    cfg = task_config("occlude", [f"occlude.images=[{png}]"])
     assert cfg.checkpoint == "zfnet_fashion_mnist"
     results = occlude.run(cfg, run_dir=tmp_path / "out")
     arrays, attrs = load_arrays(tmp_path / "out" / "arrays" / "occlusion.h5")
-    assert arrays["boot/probability"].shape == (6, 6) and attrs["source"].endswith("zfnet_fashion_mnist/model.pt")
+    assert arrays["boot/probability"].shape == (11, 11) and attrs["source"].endswith("zfnet_fashion_mnist/model.pt")
     assert 0 <= results["occlude/boot_p_min"] <= results["occlude/boot_p_clean"] <= 1
 
 
