@@ -165,6 +165,45 @@ def resume_overrides(run_dir: Path) -> list[str]:
     return [o for o in OmegaConf.load(saved) if not str(o).startswith("resume=")]
 
 
+def _leaves(node: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    if isinstance(node, dict) and node:
+        for k, v in node.items():
+            yield from _leaves(v, f"{prefix}{k}.")
+    elif prefix:
+        yield prefix[:-1], node
+
+
+def keep_run_settings(cfg: DictConfig, saved: DictConfig, typed: list[str]) -> tuple[list[str], list[str]]:
+    """Give a resumed run back its own settings where the config files changed since it started.
+
+    The run is recomposed from its recorded overrides against today's conf/, so an edited default
+    (a new recipe, a changed layer) would otherwise slip into it. Every value of the run's saved
+    config (.hydra/config.yaml) comes back unless this command's overrides (`typed`) name it or a
+    group above it; keys the run never had keep today's default. Returns ("key: now -> kept", ...)
+    and the new keys; does nothing when `experiment=` is given (a deliberate change of recipe)."""
+    prefixes = ["resume"]
+    for o in typed:
+        key = o.split("=", 1)[0].lstrip("+~")
+        if key == "experiment":
+            return [], []
+        if not key.startswith("hydra."):
+            prefixes.append(key)
+
+    def typed_here(key: str) -> bool:
+        return any(key == p or key.startswith(p + ".") for p in prefixes)
+
+    now = dict(_leaves(OmegaConf.to_container(cfg, resolve=False)))
+    kept = []
+    for key, value in _leaves(OmegaConf.to_container(saved, resolve=False)):
+        if typed_here(key) or (key in now and now[key] == value):
+            continue
+        kept.append(f"{key}: {now.get(key, '(absent)')} -> {value}")
+        OmegaConf.update(cfg, key, value, merge=False, force_add=True)
+    old = dict(_leaves(OmegaConf.to_container(saved, resolve=False)))
+    added = [f"{k}={v}" for k, v in now.items() if k not in old and not typed_here(k)]
+    return kept, added
+
+
 class _RunRecord:
     """A run's recorded config (.hydra/*.yaml) before a `--resume`. Hydra rewrites it as the job
     starts; if the job then fails before writing a checkpoint (a bad override, a model that does
@@ -210,12 +249,15 @@ def launch(config_name: str, task_fn: Callable[[DictConfig], Any], args: list[st
     if multirun and inspect_only:
         raise UserError("--cfg and --info show the config of one run; they cannot be combined with -m",
                         f"drop -m (e.g. paperlab {config_name} hydra/launcher=slurm --cfg hydra -p hydra.launcher)")
+    typed, saved = overrides, None  # with --resume: this command's own overrides, the run's saved config
     if resume is not None:
         if multirun:
             raise UserError("--resume continues one run; it cannot be combined with -m", "drop -m")
         resume = resume.resolve()
         inherited = [o for o in resume_overrides(resume) if str(o).split("=", 1)[0].lstrip("+~") not in transient]
-        overrides = [*inherited, *overrides, f"resume={resume}"]
+        overrides = [*inherited, *typed, f"resume={resume}"]
+        saved_cfg = resume / ".hydra" / "config.yaml"
+        saved = OmegaConf.load(saved_cfg) if saved_cfg.is_file() else None
     if not inspect_only:
         key = "sweep" if multirun else "run"
         if ranks.enabled:
@@ -234,6 +276,8 @@ def launch(config_name: str, task_fn: Callable[[DictConfig], Any], args: list[st
         # Hydra prints its own banner for a failed job; keep failures to ourselves and report
         # them once Hydra is done (a sweep goes on with its other jobs).
         try:
+            if saved is not None:
+                _restore_settings(cfg, saved, typed, resume)
             return task_fn(cfg)
         except Exception as err:
             if os.getpid() != launcher_pid:
@@ -263,6 +307,18 @@ def launch(config_name: str, task_fn: Callable[[DictConfig], Any], args: list[st
             raise bug
         raise UserError(f"{len(failures)} job(s) of the sweep failed, the first with: {failures[0]}",
                         "see each job's log in the sweep directory")
+
+
+def _restore_settings(cfg: DictConfig, saved: DictConfig, typed: list[str], run_dir: Path) -> None:
+    kept, added = keep_run_settings(cfg, saved, typed)
+    log = logging.getLogger("paperlab")
+    if kept:
+        log.warning("resume: the config files changed since this run started; kept the run's settings (now -> kept): %s",
+                    "; ".join(kept))
+        if dist_info().is_main:  # the record Hydra just wrote holds today's values
+            OmegaConf.save(cfg, run_dir / ".hydra" / "config.yaml")
+    if added:
+        log.warning("resume: settings added since this run started take today's defaults: %s", "; ".join(added))
 
 
 def _run_hydra(config_name: str, task_fn: Callable[[DictConfig], Any], argv: list[str]) -> None:

@@ -75,3 +75,46 @@ def test_resume_takes_a_new_constant_lr_and_refuses_to_change_a_schedule(tmp_pat
     r = run_cli("train", "--resume", str(scheduled), "trainer.max_epochs=2", cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-2000:]
     assert _final(scheduled)["trainer"]["epoch"] == 2
+
+
+def test_keep_run_settings_puts_back_what_the_files_changed_but_not_what_the_command_asks() -> None:
+    from omegaconf import OmegaConf
+
+    from paperlab.launch import keep_run_settings
+
+    saved = {"optim": {"lr": 0.05, "momentum": 0.9}, "data": {"resize": None}, "trainer": {"max_epochs": 1},
+             "resume": None}
+    today = {"optim": {"lr": 0.05, "momentum": 0.5}, "data": {"resize": 56}, "trainer": {"max_epochs": 2},
+             "model": {"layer1_init_std": 0.01}, "resume": "/runs/a"}
+    cfg = OmegaConf.create(today)
+    kept, added = keep_run_settings(cfg, OmegaConf.create(saved), ["trainer.max_epochs=2"])
+    assert OmegaConf.to_container(cfg) == {**today, "optim": {"lr": 0.05, "momentum": 0.9}, "data": {"resize": None}}
+    assert sorted(kept) == ["data.resize: 56 -> None", "optim.momentum: 0.5 -> 0.9"]
+    assert added == ["model.layer1_init_std=0.01"]
+    # a group override on the command takes the whole group from today's files; experiment= the whole recipe
+    cfg = OmegaConf.create(today)
+    kept, _ = keep_run_settings(cfg, OmegaConf.create(saved), ["optim=sgd", "trainer.max_epochs=2"])
+    assert kept == ["data.resize: 56 -> None"] and cfg.optim.momentum == 0.5
+    cfg = OmegaConf.create(today)
+    assert keep_run_settings(cfg, OmegaConf.create(saved), ["experiment=other"]) == ([], [])
+    assert OmegaConf.to_container(cfg) == today
+
+
+def test_resume_keeps_the_run_settings_when_the_defaults_changed_since_it_started(tmp_path: Path) -> None:
+    """The run started when data.flip defaulted to false; today's default is true. Its resume must end
+    where an uninterrupted run with flip=false ends, and say what it kept."""
+    root = make_idx_set(tmp_path / "data")
+    args = [*tiny_train_overrides(root, epochs=2), "sched=constant", "data.flip=false"]
+    straight, started = tmp_path / "straight", tmp_path / "started"
+    assert run_cli("train", *args, f"hydra.run.dir={straight}", cwd=tmp_path).returncode == 0
+    assert run_cli("train", *args, "trainer.max_epochs=1", f"hydra.run.dir={started}", cwd=tmp_path).returncode == 0
+    recorded = started / ".hydra" / "overrides.yaml"
+    recorded.write_text(recorded.read_text().replace("- data.flip=false\n", ""))  # what its files said then
+
+    r = run_cli("train", "--resume", str(started), "trainer.max_epochs=2", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "kept the run's settings (now -> kept): data.flip: True -> False" in (started / "train.log").read_text()
+    a, b = _final(straight), _final(started)
+    assert a["trainer"]["step"] == b["trainer"]["step"] == 10
+    assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
+    assert "flip: false" in (started / ".hydra" / "config.yaml").read_text()
