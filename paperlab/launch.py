@@ -30,7 +30,7 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException, MissingConfigException, OverrideParseException
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import ConfigKeyError, MissingMandatoryValue, OmegaConfBaseException
 
 from paperlab.config import conf_dir, config_options
@@ -179,8 +179,11 @@ def keep_run_settings(cfg: DictConfig, saved: DictConfig, typed: list[str]) -> t
     The run is recomposed from its recorded overrides against today's conf/, so an edited default
     (a new recipe, a changed layer) would otherwise slip into it. Every value of the run's saved
     config (.hydra/config.yaml) comes back unless this command's overrides (`typed`) name it or a
-    group above it; keys the run never had keep today's default. Returns ("key: now -> kept", ...)
-    and the new keys; does nothing when `experiment=` is given (a deliberate change of recipe)."""
+    group above it. Keys the run never had keep today's default, and keys today's files no longer
+    have are dropped (today's code would refuse them), except for the arguments of an object built
+    from a `_target_` (its optimizer, say): it gets exactly the run's arguments. Returns
+    ("key: now -> kept", ...) and ("key=value (new)" / "key=value (gone)", ...); does nothing when
+    `experiment=` is given (a deliberate change of recipe)."""
     prefixes = ["resume"]
     for o in typed:
         key = o.split("=", 1)[0].lstrip("+~")
@@ -193,15 +196,31 @@ def keep_run_settings(cfg: DictConfig, saved: DictConfig, typed: list[str]) -> t
         return any(key == p or key.startswith(p + ".") for p in prefixes)
 
     now = dict(_leaves(OmegaConf.to_container(cfg, resolve=False)))
-    kept = []
-    for key, value in _leaves(OmegaConf.to_container(saved, resolve=False)):
+    old = dict(_leaves(OmegaConf.to_container(saved, resolve=False)))
+
+    def built_from_target(key: str) -> bool:
+        return f"{key.rpartition('.')[0]}._target_" in old
+
+    kept, changed = [], []
+    for key, value in old.items():
         if typed_here(key) or (key in now and now[key] == value):
             continue
-        kept.append(f"{key}: {now.get(key, '(absent)')} -> {value}")
-        OmegaConf.update(cfg, key, value, merge=False, force_add=True)
-    old = dict(_leaves(OmegaConf.to_container(saved, resolve=False)))
-    added = [f"{k}={v}" for k, v in now.items() if k not in old and not typed_here(k)]
-    return kept, added
+        if key in now or built_from_target(key):
+            kept.append(f"{key}: {now.get(key, '(absent)')} -> {value}")
+            OmegaConf.update(cfg, key, value, merge=False, force_add=True)
+        else:
+            changed.append(f"{key}={value} (gone)")
+    for key, value in now.items():
+        if key in old or typed_here(key):
+            continue
+        if built_from_target(key):
+            kept.append(f"{key}: {value} -> (absent)")
+            parent, _, name = key.rpartition(".")
+            with open_dict(cfg):
+                del OmegaConf.select(cfg, parent)[name]
+        else:
+            changed.append(f"{key}={value} (new)")
+    return kept, changed
 
 
 class _RunRecord:
@@ -310,15 +329,16 @@ def launch(config_name: str, task_fn: Callable[[DictConfig], Any], args: list[st
 
 
 def _restore_settings(cfg: DictConfig, saved: DictConfig, typed: list[str], run_dir: Path) -> None:
-    kept, added = keep_run_settings(cfg, saved, typed)
+    kept, changed = keep_run_settings(cfg, saved, typed)
     log = logging.getLogger("paperlab")
     if kept:
         log.warning("resume: the config files changed since this run started; kept the run's settings (now -> kept): %s",
                     "; ".join(kept))
         if dist_info().is_main:  # the record Hydra just wrote holds today's values
             OmegaConf.save(cfg, run_dir / ".hydra" / "config.yaml")
-    if added:
-        log.warning("resume: settings added since this run started take today's defaults: %s", "; ".join(added))
+    if changed:
+        log.warning("resume: settings added since this run started take today's defaults, removed ones are "
+                    "dropped: %s", "; ".join(changed))
 
 
 def _run_hydra(config_name: str, task_fn: Callable[[DictConfig], Any], argv: list[str]) -> None:

@@ -62,19 +62,19 @@ def test_resume_takes_a_new_constant_lr_and_refuses_to_change_a_schedule(tmp_pat
     assert lrs[1] == 0.05 and lrs[2] == 0.0005
     assert _final(run)["optimizer"]["param_groups"][0]["lr"] == 0.0005
 
-    scheduled = tmp_path / "scheduled"
-    args = [*tiny_train_overrides(root, epochs=1), "sched=cosine"]
+    scheduled = tmp_path / "scheduled"  # a cosine schedule over 2 epochs, stopped after the first
+    args = [*tiny_train_overrides(root, epochs=2), "sched=cosine", "trainer.max_steps=5"]
     assert run_cli("train", *args, f"hydra.run.dir={scheduled}", cwd=tmp_path).returncode == 0
     before = _final(scheduled)["model"]
-    r = run_cli("train", "--resume", str(scheduled), "trainer.max_epochs=2", "optim.lr=0.0005", cwd=tmp_path)
+    r = run_cli("train", "--resume", str(scheduled), "trainer.max_steps=10", "optim.lr=0.0005", cwd=tmp_path)
     assert_user_error(r, "optim.lr changed on resume", "schedule")
     after = _final(scheduled)["model"]
     assert all(torch.equal(before[k], after[k]) for k in before)  # nothing written
     # the failed attempt left the run's recorded overrides as they were: a plain resume still works
     assert "optim.lr=0.0005" not in (scheduled / ".hydra" / "overrides.yaml").read_text()
-    r = run_cli("train", "--resume", str(scheduled), "trainer.max_epochs=2", cwd=tmp_path)
+    r = run_cli("train", "--resume", str(scheduled), "trainer.max_steps=10", cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-2000:]
-    assert _final(scheduled)["trainer"]["epoch"] == 2
+    assert _final(scheduled)["trainer"]["step"] == 10
 
 
 def test_keep_run_settings_puts_back_what_the_files_changed_but_not_what_the_command_asks() -> None:
@@ -83,14 +83,15 @@ def test_keep_run_settings_puts_back_what_the_files_changed_but_not_what_the_com
     from paperlab.launch import keep_run_settings
 
     saved = {"optim": {"lr": 0.05, "momentum": 0.9}, "data": {"resize": None}, "trainer": {"max_epochs": 1},
-             "resume": None}
+             "model": {"retired": 3}, "resume": None}
     today = {"optim": {"lr": 0.05, "momentum": 0.5}, "data": {"resize": 56}, "trainer": {"max_epochs": 2},
              "model": {"layer1_init_std": 0.01}, "resume": "/runs/a"}
     cfg = OmegaConf.create(today)
-    kept, added = keep_run_settings(cfg, OmegaConf.create(saved), ["trainer.max_epochs=2"])
+    kept, changed = keep_run_settings(cfg, OmegaConf.create(saved), ["trainer.max_epochs=2"])
     assert OmegaConf.to_container(cfg) == {**today, "optim": {"lr": 0.05, "momentum": 0.9}, "data": {"resize": None}}
     assert sorted(kept) == ["data.resize: 56 -> None", "optim.momentum: 0.5 -> 0.9"]
-    assert added == ["model.layer1_init_std=0.01"]
+    # a key today's files no longer have is dropped (today's code would refuse it)
+    assert changed == ["model.retired=3 (gone)", "model.layer1_init_std=0.01 (new)"]
     # a group override on the command takes the whole group from today's files; experiment= the whole recipe
     cfg = OmegaConf.create(today)
     kept, _ = keep_run_settings(cfg, OmegaConf.create(saved), ["optim=sgd", "trainer.max_epochs=2"])
@@ -98,6 +99,12 @@ def test_keep_run_settings_puts_back_what_the_files_changed_but_not_what_the_com
     cfg = OmegaConf.create(today)
     assert keep_run_settings(cfg, OmegaConf.create(saved), ["experiment=other"]) == ([], [])
     assert OmegaConf.to_container(cfg) == today
+    # an object built from _target_ gets back the run's class and only its arguments
+    adamw = {"_target_": "torch.optim.AdamW", "lr": 0.004, "betas": [0.9, 0.999]}
+    cfg = OmegaConf.create({"optim": {"_target_": "torch.optim.SGD", "lr": 0.05, "momentum": 0.9}})
+    kept, changed = keep_run_settings(cfg, OmegaConf.create({"optim": adamw}), [])
+    assert OmegaConf.to_container(cfg) == {"optim": adamw} and changed == []
+    assert "optim.momentum: 0.9 -> (absent)" in kept
 
 
 def test_resume_keeps_the_run_settings_when_the_defaults_changed_since_it_started(tmp_path: Path) -> None:
@@ -118,3 +125,18 @@ def test_resume_keeps_the_run_settings_when_the_defaults_changed_since_it_starte
     assert a["trainer"]["step"] == b["trainer"]["step"] == 10
     assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
     assert "flip: false" in (started / ".hydra" / "config.yaml").read_text()
+
+
+def test_a_schedule_with_a_fixed_end_is_not_stretched_by_a_longer_resume(tmp_path: Path) -> None:
+    from conftest import assert_user_error
+
+    root = make_idx_set(tmp_path / "data")
+    run = tmp_path / "run"
+    assert run_cli("train", *tiny_train_overrides(root, epochs=1), f"hydra.run.dir={run}", cwd=tmp_path).returncode == 0
+    before = (run / "checkpoints" / "last.pt").read_bytes()
+    r = run_cli("train", "--resume", str(run), "trainer.max_epochs=2", cwd=tmp_path)  # one-cycle, 5 steps
+    assert_user_error(r, "the run's schedule ends after 5 (total_steps); this resume would need 10", "sched=constant")
+    assert (run / "checkpoints" / "last.pt").read_bytes() == before
+    r = run_cli("train", "--resume", str(run), "trainer.max_epochs=2", "sched=constant", "optim.lr=0.001", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert _final(run)["trainer"]["step"] == 10

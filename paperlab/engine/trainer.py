@@ -302,7 +302,7 @@ class Trainer:
         f.learner.load_state_dict(ckpt.get("learner_state") or {})
         f.optimizer.load_state_dict(ckpt["optimizer"])
         if f.schedule.scheduler is not None and ckpt.get("scheduler") is not None:
-            f.schedule.scheduler.load_state_dict(ckpt["scheduler"])
+            self._resume_schedule(f.schedule.scheduler, ckpt["scheduler"])
         if f.scaler is not None and ckpt.get("scaler") is not None:
             f.scaler.load_state_dict(ckpt["scaler"])
         t = ckpt["trainer"]
@@ -313,6 +313,19 @@ class Trainer:
         if self.is_main:
             log.info("resumed from %s at epoch %d, step %d", path, self.state.epoch + 1, self.state.step)
         return self._rank_rng(ckpt)
+
+    @staticmethod
+    def _resume_schedule(scheduler: Any, state: dict[str, Any]) -> None:
+        """Load a schedule's state; one planned to a fixed end (one-cycle's total_steps, cosine's
+        T_max) cannot be stretched over a longer resumed run: past its end it fails or restarts."""
+        planned = {k: getattr(scheduler, k) for k in ("total_steps", "T_max") if hasattr(scheduler, k)}
+        scheduler.load_state_dict(state)
+        for key, length in planned.items():
+            if length > getattr(scheduler, key):
+                raise UserError(f"the run's schedule ends after {getattr(scheduler, key)} ({key}); "
+                                f"this resume would need {length}",
+                                "go on at a fixed rate with sched=constant optim.lr=X, or start a new run "
+                                "with the longer trainer.max_epochs")
 
     def _resume_lr(self, f: _Fit, saved: float | None) -> None:
         """A resumed run at a constant learning rate takes a new `optim.lr` from here on (annealing
