@@ -119,7 +119,7 @@ def visualize(
 @app.command(context_settings=PASSTHROUGH, epilog="""
 **Examples**
 
-    paperlab occlude                                            # 4 Fashion-MNIST images, 8 px square, stride 2
+    paperlab occlude                                            # 4 Fashion-MNIST images, 16 px square, stride 4
 
     paperlab occlude outputs/train/zfnet_fashion_mnist/2026-11-25_10-00-00 --size 12 --stride 4
 
@@ -132,8 +132,8 @@ def visualize(
 def occlude(
     ctx: typer.Context,
     run_dir: str = typer.Argument(None, metavar="RUN_DIR", help=RUN_DIR_HELP),
-    size: int = typer.Option(None, "--size", help="Side of the grey square in pixels (default 8)."),
-    stride: int = typer.Option(None, "--stride", help="Pixels between square positions (default 2)."),
+    size: int = typer.Option(None, "--size", help="Side of the grey square in pixels (default 16)."),
+    stride: int = typer.Option(None, "--stride", help="Pixels between square positions (default 4)."),
     image: list[Path] = typer.Option(None, "--image", help="An image file to occlude (repeatable); default: dataset images."),
 ) -> None:
     """Occlusion sensitivity (Zeiler & Fergus Fig. 7): slide a grey square, map layer-5 activation, p(true class), top class."""
