@@ -173,18 +173,20 @@ def _leaves(node: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
         yield prefix[:-1], node
 
 
-def keep_run_settings(cfg: DictConfig, saved: DictConfig, typed: list[str]) -> tuple[list[str], list[str]]:
+def keep_run_settings(cfg: DictConfig, saved: DictConfig, typed: list[str],
+                      transient: tuple[str, ...] = ()) -> tuple[list[str], list[str]]:
     """Give a resumed run back its own settings where the config files changed since it started.
 
     The run is recomposed from its recorded overrides against today's conf/, so an edited default
     (a new recipe, a changed layer) would otherwise slip into it. Every value of the run's saved
     config (.hydra/config.yaml) comes back unless this command's overrides (`typed`) name it or a
-    group above it. Keys the run never had keep today's default, and keys today's files no longer
+    group above it, or it is `transient` (a one-off request of an earlier command, never
+    inherited). Keys the run never had keep today's default, and keys today's files no longer
     have are dropped (today's code would refuse them), except for the arguments of an object built
     from a `_target_` (its optimizer, say): it gets exactly the run's arguments. Returns
     ("key: now -> kept", ...) and ("key=value (new)" / "key=value (gone)", ...); does nothing when
     `experiment=` is given (a deliberate change of recipe)."""
-    prefixes = ["resume"]
+    prefixes = ["resume", *transient]
     for o in typed:
         key = o.split("=", 1)[0].lstrip("+~")
         if key == "experiment":
@@ -296,7 +298,7 @@ def launch(config_name: str, task_fn: Callable[[DictConfig], Any], args: list[st
         # them once Hydra is done (a sweep goes on with its other jobs).
         try:
             if saved is not None:
-                _restore_settings(cfg, saved, typed, resume)
+                _restore_settings(cfg, saved, typed, transient, resume)
             return task_fn(cfg)
         except Exception as err:
             if os.getpid() != launcher_pid:
@@ -328,8 +330,9 @@ def launch(config_name: str, task_fn: Callable[[DictConfig], Any], args: list[st
                         "see each job's log in the sweep directory")
 
 
-def _restore_settings(cfg: DictConfig, saved: DictConfig, typed: list[str], run_dir: Path) -> None:
-    kept, changed = keep_run_settings(cfg, saved, typed)
+def _restore_settings(cfg: DictConfig, saved: DictConfig, typed: list[str], transient: tuple[str, ...],
+                      run_dir: Path) -> None:
+    kept, changed = keep_run_settings(cfg, saved, typed, transient)
     log = logging.getLogger("paperlab")
     if kept:
         log.warning("resume: the config files changed since this run started; kept the run's settings (now -> kept): %s",

@@ -96,6 +96,9 @@ def test_keep_run_settings_puts_back_what_the_files_changed_but_not_what_the_com
     cfg = OmegaConf.create(today)
     kept, _ = keep_run_settings(cfg, OmegaConf.create(saved), ["optim=sgd", "trainer.max_epochs=2"])
     assert kept == ["data.resize: 56 -> None"] and cfg.optim.momentum == 0.5
+    cfg = OmegaConf.create(today)  # a one-off key of the earlier command (zsl --redo) is not brought back
+    kept, _ = keep_run_settings(cfg, OmegaConf.create(saved), ["trainer.max_epochs=2"], transient=("optim.momentum",))
+    assert kept == ["data.resize: 56 -> None"] and cfg.optim.momentum == 0.5
     cfg = OmegaConf.create(today)
     assert keep_run_settings(cfg, OmegaConf.create(saved), ["experiment=other"]) == ([], [])
     assert OmegaConf.to_container(cfg) == today
