@@ -165,6 +165,11 @@ def resume_overrides(run_dir: Path) -> list[str]:
     return [o for o in OmegaConf.load(saved) if not str(o).startswith("resume=")]
 
 
+def _override_key(override: str) -> str:
+    """The config key an override sets: `+a.b=1`, `~a.b`, `a.b=1` -> `a.b`."""
+    return str(override).split("=", 1)[0].lstrip("+~")
+
+
 def _leaves(node: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
     if isinstance(node, dict) and node:
         for k, v in node.items():
@@ -188,7 +193,7 @@ def keep_run_settings(cfg: DictConfig, saved: DictConfig, typed: list[str],
     `experiment=` is given (a deliberate change of recipe)."""
     prefixes = ["resume", *transient]
     for o in typed:
-        key = o.split("=", 1)[0].lstrip("+~")
+        key = _override_key(o)
         if key == "experiment":
             return [], []
         if not key.startswith("hydra."):
@@ -275,7 +280,7 @@ def launch(config_name: str, task_fn: Callable[[DictConfig], Any], args: list[st
         if multirun:
             raise UserError("--resume continues one run; it cannot be combined with -m", "drop -m")
         resume = resume.resolve()
-        inherited = [o for o in resume_overrides(resume) if str(o).split("=", 1)[0].lstrip("+~") not in transient]
+        inherited = [o for o in resume_overrides(resume) if _override_key(o) not in transient]
         overrides = [*inherited, *typed, f"resume={resume}"]
         saved_cfg = resume / ".hydra" / "config.yaml"
         saved = OmegaConf.load(saved_cfg) if saved_cfg.is_file() else None
