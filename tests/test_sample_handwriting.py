@@ -154,13 +154,40 @@ def test_sampling_stops_by_the_window_or_at_the_cap(trained: tuple[Path, Path, d
     with torch.no_grad():
         model.net.window.linear.weight.zero_()
         bias[2 * k :].fill_(math.log(0.5))  # the window moves half a character per point
-    (s,) = synthesize(model, ["abc"], generator=torch.Generator().manual_seed(0), max_points_per_char=20)
+    (s,) = synthesize(model, ["abc"], generator=torch.Generator().manual_seed(0), max_points_per_char=20,
+                      finish_points=0)  # the paper's rule alone
     assert s.stop == "window" and 5 <= len(s.offsets) <= 8  # passes u = 3.5 after ~7 steps
     assert np.argmax(s.phi[-1]) >= 2
     with torch.no_grad():
         bias[2 * k :].fill_(-30.0)  # the window never moves: the cap (proportional to the text) stops it
     a, b = synthesize(model, ["abc", "abcdefg"], max_points_per_char=4)
     assert (a.stop, len(a.offsets), b.stop, len(b.offsets)) == ("cap", 16, "cap", 32)
+
+
+def test_a_line_past_the_end_of_its_text_finishes_its_stroke(trained: tuple[Path, Path, dict[str, str]]) -> None:
+    """Once the window has passed the last character, the pen goes on to its next lift (the end of
+    the last letter), at most `finish_points` more points."""
+    _, run, _ = trained
+    model, _ = load_handwriting(run)
+    k = model.net.cfg.window_components
+    mdn = model.net.mdn.linear
+    with torch.no_grad():
+        model.net.window.linear.weight.zero_()
+        model.net.window.linear.bias[2 * k :].fill_(math.log(0.5))  # the window passes the end at a fixed step
+        mdn.weight[0].zero_()
+
+    def length(eos_logit: float, finish: int) -> int:
+        with torch.no_grad():
+            mdn.bias[0] = -eos_logit  # e_hat: Pr(end of stroke) = sigmoid(-e_hat)
+        (s,) = synthesize(model, ["abc"], generator=torch.Generator().manual_seed(0), max_points_per_char=20,
+                          finish_points=finish)
+        assert s.stop == "window" and s.offsets[-1, 2] == 1
+        return len(s.offsets)
+
+    fired = length(-30.0, 0)  # the paper's rule alone
+    assert length(30.0, 0) == fired  # every point lifts the pen: nothing to finish
+    assert length(-30.0, 4) == fired + 4  # the pen never lifts: four more points, then the cut
+    assert length(-30.0, 9) == fired + 9
 
 
 def test_shipped_checkpoints_load_and_write() -> None:

@@ -3,7 +3,11 @@
 * Prediction network (Sec. 4): unconditional "scribbles" of a given length.
 * Synthesis network (Sec. 5.3): the text is fixed and the pen is sampled until the window has
   passed the last character: "sampling ended when phi(t, U + 1) > phi(t, u) for all 1 <= u <= U".
-  A cap proportional to the text length stops a line whose window never gets there.
+  The window gets there a few points before the hand has finished the last letter (on the
+  embedded corpus, teacher-forced, 2-3 points before the line's last point: the tail of a final
+  "d" or "k"), so a line whose pen is down when the rule fires goes on to its next pen lift, at
+  most `finish_points` more points (default: half a character's worth). A cap proportional to the text length stops a line whose window
+  never gets there.
 * Biased sampling (Sec. 5.4, Eq. 61-62): b >= 0 shrinks the variances and sharpens the mixture
   weights; b = 0 samples the network's own distribution.
 * Primed sampling (Sec. 5.5): the network first reads a real line (its strokes and its text);
@@ -40,6 +44,7 @@ class HandwritingModel:
     styles: list[dict[str, Any]]
     source: str
     points_per_char: float
+    data: dict[str, Any]  # the data settings it was trained with (to rebuild its held-out lines)
 
     @property
     def kind(self) -> str:
@@ -54,7 +59,8 @@ def load_handwriting(where: str | Path, prefer: str = "best") -> tuple[Handwriti
     net = create_model(name, **extras["model_kw"])
     net.load_state_dict(ckpt["model"])
     model = HandwritingModel(net.eval(), Alphabet(extras["alphabet"]), OffsetStats.from_dict(extras["stats"]),
-                             list(extras["styles"]), extras["source"], float(extras["points_per_char"]))
+                             list(extras["styles"]), extras["source"], float(extras["points_per_char"]),
+                             dict(ckpt["config"]["data"]))
     return model, path
 
 
@@ -98,7 +104,8 @@ def _normalised(model: HandwritingModel, offsets: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def synthesize(model: HandwritingModel, texts: list[str], bias: float = 0.0, primer: Primer | None = None,
-               generator: torch.Generator | None = None, max_points_per_char: float = 40.0) -> list[Sample]:
+               generator: torch.Generator | None = None, max_points_per_char: float = 40.0,
+               finish_points: int | None = None) -> list[Sample]:
     """Write each of `texts` (one line each) with the synthesis network."""
     net = model.net
     full = [f"{primer.text} {t}" if primer is not None else t for t in texts]
@@ -111,16 +118,22 @@ def synthesize(model: HandwritingModel, texts: list[str], bias: float = 0.0, pri
         p = _normalised(model, primer.offsets)
         state = net(p[None, :-1].expand(b, -1, -1), ids).state  # the loop's first step reads the last point
         x = p[-1].expand(b, 1, 3).clone()
+    if finish_points is None:
+        finish_points = math.ceil(model.points_per_char / 2)
     caps = torch.tensor([math.ceil(max_points_per_char * (len(t) + 1)) for t in texts])
     points, y_hats, phis = [], [], []
     stop = ["cap"] * b
     active = torch.ones(b, dtype=torch.bool)
     n_steps = torch.zeros(b, dtype=torch.long)
+    finishing = torch.zeros(b, dtype=torch.long)  # points drawn since the window passed the end
+    past_end = torch.zeros(b, dtype=torch.bool)
     for _ in range(int(caps.max())):
         out = net(x, ids, state)
         state = out.state
         phi = out.phi[:, -1]
-        finished = window_finished(phi, lengths) & active
+        past_end |= window_finished(phi, lengths) & active
+        pen_up = x[:, 0, 2] > 0.5
+        finished = past_end & active & (pen_up | (finishing >= finish_points))
         for i in finished.nonzero().flatten().tolist():
             stop[i] = "window"
         active &= ~finished
@@ -132,6 +145,7 @@ def synthesize(model: HandwritingModel, texts: list[str], bias: float = 0.0, pri
         y_hats.append(y_hat)
         phis.append(phi)
         n_steps += active.long()
+        finishing += (active & past_end).long()
         active &= n_steps < caps
         x = x_next[:, None]
     return [_collect(model, texts[i], full[i], points, y_hats, phis, int(n_steps[i]), i, stop[i]) for i in range(b)]
