@@ -412,6 +412,25 @@ def sample_handwriting(
     launch("sample-handwriting", task.main, [*ctx.args, *overrides])
 
 
+@app.command(context_settings=PASSTHROUGH, epilog="""
+**Examples**
+
+    paperlab legibility                                        # the shipped synthesis network, 200 held-out lines
+
+    paperlab legibility legibility.bias=[1] legibility.lines=50
+
+    paperlab legibility checkpoint=outputs/train/graves_synthesis_hershey_handwriting/DATE
+
+    paperlab legibility legibility.texts='["hello world","the quick brown fox"]'
+""")
+def legibility(ctx: typer.Context) -> None:
+    """Score the synthesis network's handwriting: a recogniser reads its samples (error rates per bias)."""
+    from paperlab.launch import launch
+    from paperlab.tasks import legibility as task
+
+    launch("legibility", task.main, ctx.args)
+
+
 def main() -> None:
     try:
         app()

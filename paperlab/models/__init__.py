@@ -26,6 +26,7 @@ from paperlab.models import (  # noqa: E402, F401
     char_lstm,
     dan,
     handwriting,
+    handwriting_recognizer,
     scene_cnn,
     torchvision_models,
     vqa,

@@ -1,0 +1,88 @@
+"""Training the online handwriting recogniser (paperlab/models/handwriting_recognizer.py) with CTC
+(Graves et al. 2006) on the same lines the handwriting networks learn from: the reader that
+`paperlab legibility` scores the synthesis network's samples with.
+
+Loss: CTC, in nats per line. Validation adds the character error rate (edit distance of the
+best-path reading to the transcription, over all characters) and the share of lines read exactly.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from omegaconf import DictConfig, OmegaConf
+from torch import nn
+from torch.utils.data import Dataset
+
+from paperlab.data import build_data_as
+from paperlab.data.strokes import HandwritingData, StrokeDataset
+from paperlab.engine.learner import Learner, register_learner
+from paperlab.errors import UserError
+from paperlab.metrics.legibility import edit_distance
+from paperlab.models import create_model
+from paperlab.models.handwriting_recognizer import greedy_decode
+
+
+def ctc_loss(model: nn.Module, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(CTC loss per line (B,), log-probabilities, frames): targets are alphabet index + 1 (0 = blank)."""
+    lengths = batch["stroke_mask"].sum(1)
+    log_probs, frames = model(batch["strokes"], lengths)
+    targets = batch["text"].clamp_min(-1) + 1  # padding -1 -> 0, ignored past target_lengths
+    loss = F.ctc_loss(log_probs.transpose(0, 1).float(), targets, frames, batch["text_mask"].sum(1),
+                      reduction="none", zero_infinity=True)
+    return loss, log_probs, frames
+
+
+@register_learner("handwriting_recognition")
+class HandwritingRecognition(Learner):
+    """BLSTM-CTC recogniser of online handwriting (monitors the validation character error rate)."""
+
+    monitor = "val/cer"
+    monitor_mode = "min"
+    shuffle_train = False  # length buckets, as for the handwriting networks
+
+    def __init__(self, cfg: DictConfig) -> None:
+        data = build_data_as(cfg.data, HandwritingData, "a handwriting dataset",
+                             "data=hershey_handwriting or data=iam_ondb with learner=handwriting_recognition")
+        self.data = data
+        data.splits["train"].bucket(int(cfg.trainer.batch_size), int(cfg.seed))
+        model_kw = OmegaConf.to_container(cfg.model, resolve=True)
+        name = model_kw.pop("name")
+        if name != "handwriting_recognizer":
+            raise UserError(f"model={name} is not a handwriting recogniser",
+                            "use model=handwriting_recognizer with learner=handwriting_recognition")
+        model_kw["alphabet_size"] = len(data.alphabet)
+        self.model_kw = model_kw
+        self.model = create_model(name, **model_kw)
+
+    def datasets(self) -> dict[str, Dataset]:
+        return dict(self.data.splits)
+
+    def collate_fn(self, split: str) -> Any:
+        return StrokeDataset.collate_fn
+
+    def training_step(self, model: nn.Module, batch: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        loss, _, _ = ctc_loss(model, batch)
+        return loss.mean(), {}
+
+    def eval_step(self, model: nn.Module, batch: Any) -> dict[str, torch.Tensor]:
+        loss, log_probs, frames = ctc_loss(model, batch)
+        read = greedy_decode(log_probs, frames)
+        truth = [row[row >= 0].tolist() for row in batch["text"].cpu()]
+        errors = [edit_distance(r, t) for r, t in zip(read, truth, strict=True)]
+        return {"loss_sum": loss.sum(), "count": torch.tensor(len(read)),
+                "char_errors": torch.tensor(sum(errors)), "chars": torch.tensor(sum(len(t) for t in truth)),
+                "exact": torch.tensor(sum(e == 0 for e in errors))}
+
+    def summarize(self, sums: dict[str, float]) -> dict[str, float]:
+        return {"loss": sums["loss_sum"] / max(sums["count"], 1), "cer": sums["char_errors"] / max(sums["chars"], 1),
+                "lines_exact": sums["exact"] / max(sums["count"], 1)}
+
+    def batch_size(self, batch: Any) -> int:
+        return int(batch["strokes"].shape[0])
+
+    def checkpoint_extras(self) -> dict[str, Any]:
+        return {"kind": self.model.kind, "alphabet": self.data.alphabet.chars, "stats": self.data.stats.to_dict(),
+                "source": self.data.source, "model_kw": self.model_kw}

@@ -1,0 +1,107 @@
+"""`paperlab legibility`: how legible the synthesis network's handwriting is (Graves 2013, Sec. 5),
+read back by an online handwriting recogniser (paperlab/metrics/legibility.py).
+
+The network writes held-out lines of its own corpus (or texts given on the command line) at each
+bias, with the sampler `paperlab sample-handwriting` uses; the recogniser reads every sample, and
+the readings are scored against the texts: character and word error rates, the share of words
+found in order, the share of lines read exactly. The same recogniser reading the corpus's real
+lines of those texts gives the floor the samples are compared with.
+
+Writes results.json (the rates per bias and for the real lines), readings.jsonl (each text and
+what was read at each bias) and a page of the first lines at each bias (figures/).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+
+from paperlab.data import build_data_as
+from paperlab.data.strokes import HandwritingData, offsets_to_strokes
+from paperlab.errors import UserError
+from paperlab.io.handwriting_figures import PageLine, page_figure
+from paperlab.io.rundir import RunDir
+from paperlab.metrics.legibility import legibility_scores, load_reader
+from paperlab.models.handwriting_sampling import HandwritingModel, load_handwriting, synthesize
+from paperlab.tasks.report import print_results
+from paperlab.tasks.sample_handwriting import _floats
+
+log = logging.getLogger(__name__)
+
+
+def held_out_lines(model: HandwritingModel, count: int, min_chars: int) -> tuple[list[str], list[np.ndarray]]:
+    """The first `count` lines of at least `min_chars` characters of the test split (else the
+    validation split) of the data the model was trained on: their texts and real pen offsets."""
+    data = build_data_as(OmegaConf.create(model.data), HandwritingData, "a handwriting dataset",
+                         "a synthesis checkpoint trained on handwriting data")
+    split = data.splits.get("test") or data.splits["val"]
+    keep = [i for i, t in enumerate(split.data.text) if len(t) >= min_chars][:count]
+    if not keep:
+        raise UserError(f"no held-out line has {min_chars} or more characters", "lower legibility.min_chars")
+    return [split.data.text[i] for i in keep], [split.data.offsets[i] for i in keep]
+
+
+def run(cfg: DictConfig, run_dir: str | Path | None = None) -> dict[str, Any]:
+    opts = cfg.legibility
+    biases = _floats(opts.bias)
+    if not biases or any(not np.isfinite(b) or b < 0 for b in biases):
+        raise UserError(f"legibility.bias={list(biases)} is invalid", "give biases >= 0, e.g. legibility.bias=[0,1,2]")
+    model, ckpt = load_handwriting(cfg.checkpoint or "graves_synthesis")
+    if model.kind != "synthesis":
+        raise UserError(f"{ckpt} holds a handwriting {model.kind} network, not a synthesis one",
+                        "give a synthesis checkpoint (trained with experiment=graves_synthesis)")
+    reader, reader_path = load_reader(cfg.reader)
+    if opts.texts:
+        texts, real = [" ".join(str(t).split()) for t in opts.texts], None
+    else:
+        texts, real = held_out_lines(model, int(opts.lines), int(opts.min_chars))
+    for alphabet, who in ((model.alphabet, "the synthesis network"), (reader.alphabet, "the recogniser")):
+        bad = alphabet.unknown("".join(texts))
+        if bad:
+            raise UserError(f"{who} cannot handle the characters {' '.join(map(repr, bad))}",
+                            "give texts in the models' alphabet")
+
+    if run_dir is None:
+        run_dir = HydraConfig.get().runtime.output_dir
+    run = RunDir.start(run_dir, task="legibility", name=str(cfg.name))
+    results: dict[str, Any] = {"checkpoint": str(ckpt), "reader": str(reader_path), "lines": len(texts),
+                               "chars_per_line": round(float(np.mean([len(t) for t in texts])), 1)}
+    readings: dict[str, list[str]] = {}
+    if real is not None:
+        readings["real"] = reader.read(real)
+        results.update({f"real/{k}": v for k, v in legibility_scores(texts, readings["real"]).items()})
+    cap = float(opts.cap_factor) * model.points_per_char
+    batch = int(opts.batch_size)
+    show = int(opts.show)
+    for b in biases:
+        gen = torch.Generator().manual_seed(int(cfg.seed))
+        samples = [s for k in range(0, len(texts), batch)
+                   for s in synthesize(model, texts[k : k + batch], b, None, gen, max_points_per_char=cap)]
+        read = reader.read([s.offsets for s in samples])
+        readings[f"bias {b:g}"] = read
+        results.update({f"bias_{b:g}/{k}": v for k, v in legibility_scores(texts, read).items()})
+        results[f"bias_{b:g}/stopped_by_cap"] = sum(s.stop == "cap" for s in samples)
+        page = [PageLine([st[:, :2] for st in offsets_to_strokes(s.offsets)], [], f"{i + 1}")
+                for i, s in enumerate(samples[:show]) if len(s.offsets)]
+        if page:
+            page_figure(page, run.figure(f"samples_bias_{b:g}.png"), None)
+        for i, (t, r) in enumerate(zip(texts, read, strict=True)):
+            if t != r:
+                log.info("bias %g, line %d: %r read as %r", b, i + 1, t, r)
+    with open(run.path / "readings.jsonl", "w") as f:
+        for i, t in enumerate(texts):
+            f.write(json.dumps({"line": i + 1, "text": t, **{k: v[i] for k, v in readings.items()}}) + "\n")
+    run.save_results(results)
+    run.finish("completed")
+    return results
+
+
+def main(cfg: DictConfig) -> None:
+    print_results(run(cfg), title="legibility")
