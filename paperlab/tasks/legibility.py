@@ -94,7 +94,7 @@ def run(cfg: DictConfig, run_dir: str | Path | None = None) -> dict[str, Any]:
             page_figure(page, run.figure(f"samples_bias_{b:g}.png"), None)
         for i, (t, r) in enumerate(zip(texts, read, strict=True)):
             if t != r:
-                log.info("bias %g, line %d: %r read as %r", b, i + 1, t, r)
+                log.debug("bias %g, line %d: %r read as %r", b, i + 1, t, r)
     with open(run.path / "readings.jsonl", "w") as f:
         for i, t in enumerate(texts):
             f.write(json.dumps({"line": i + 1, "text": t, **{k: v[i] for k, v in readings.items()}}) + "\n")
