@@ -41,36 +41,56 @@ def sequence_nll(model: nn.Module, batch: dict[str, torch.Tensor]) -> tuple[torc
     return nll.sum(1), valid.sum(1)
 
 
-@register_learner("handwriting")
-class Handwriting(Learner):
-    """Graves 2013 handwriting prediction / synthesis (mixture density outputs, nats per sequence)."""
+class StrokeLearner(Learner):
+    """What every learner on lines of pen offsets shares: the handwriting data (its training split
+    served in length buckets), the splits, the collate function, and a model from `models`."""
 
-    monitor = "val/loss"
-    monitor_mode = "min"
+    learner = ""  # the registry name, for error messages
+    models: tuple[str, ...] = ()  # the model names this learner trains
     shuffle_train = False  # the training split orders itself in length buckets (StrokeDataset.bucket)
 
     def __init__(self, cfg: DictConfig) -> None:
         data = build_data_as(cfg.data, HandwritingData, "a handwriting dataset",
-                             "data=hershey_handwriting or data=iam_ondb with learner=handwriting")
+                             f"data=hershey_handwriting or data=iam_ondb with learner={self.learner}")
         self.data = data
         data.splits["train"].bucket(int(cfg.trainer.batch_size), int(cfg.seed))
         model_kw = OmegaConf.to_container(cfg.model, resolve=True)
         name = model_kw.pop("name")
-        if name not in KINDS:
-            raise UserError(f"model={name} is not a handwriting network",
-                            f"use model={' or model='.join(KINDS)} with learner=handwriting")
-        if name == "graves_synthesis":
-            model_kw["alphabet_size"] = len(data.alphabet)
-            if model_kw.get("window_initial_step") is None:
-                model_kw["window_initial_step"] = chars_per_point(data.splits["train"])
-        self.model_kw = model_kw
-        self.model = create_model(name, **model_kw)
+        if name not in self.models:
+            raise UserError(f"model={name} is not trained by learner={self.learner}",
+                            f"use model={' or model='.join(self.models)} with learner={self.learner}")
+        self.model_kw = self.model_settings(name, model_kw)
+        self.model = create_model(name, **self.model_kw)
+
+    def model_settings(self, name: str, kw: dict[str, Any]) -> dict[str, Any]:
+        """The model's keyword arguments, completed from the data (alphabet size, ...)."""
+        return kw
 
     def datasets(self) -> dict[str, Dataset]:
         return dict(self.data.splits)
 
     def collate_fn(self, split: str) -> Any:
         return StrokeDataset.collate_fn
+
+    def batch_size(self, batch: Any) -> int:
+        return int(batch["strokes"].shape[0])
+
+
+@register_learner("handwriting")
+class Handwriting(StrokeLearner):
+    """Graves 2013 handwriting prediction / synthesis (mixture density outputs, nats per sequence)."""
+
+    monitor = "val/loss"
+    monitor_mode = "min"
+    learner = "handwriting"
+    models = tuple(KINDS)
+
+    def model_settings(self, name: str, kw: dict[str, Any]) -> dict[str, Any]:
+        if name == "graves_synthesis":
+            kw["alphabet_size"] = len(self.data.alphabet)
+            if kw.get("window_initial_step") is None:
+                kw["window_initial_step"] = chars_per_point(self.data.splits["train"])
+        return kw
 
     def training_step(self, model: nn.Module, batch: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         nll, points = sequence_nll(model, batch)
@@ -85,9 +105,6 @@ class Handwriting(Learner):
 
     def summarize(self, sums: dict[str, float]) -> dict[str, float]:
         return {"loss": sums["nll_sum"] / max(sums["lines"], 1), "nats_per_point": sums["nll_sum"] / max(sums["points"], 1)}
-
-    def batch_size(self, batch: Any) -> int:
-        return int(batch["strokes"].shape[0])
 
     def checkpoint_extras(self) -> dict[str, Any]:
         return {"kind": self.model.kind, "alphabet": self.data.alphabet.chars, "stats": self.data.stats.to_dict(),

@@ -12,16 +12,11 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from omegaconf import DictConfig, OmegaConf
 from torch import nn
-from torch.utils.data import Dataset
 
-from paperlab.data import build_data_as
-from paperlab.data.strokes import HandwritingData, StrokeDataset
-from paperlab.engine.learner import Learner, register_learner
-from paperlab.errors import UserError
+from paperlab.engine.learner import register_learner
+from paperlab.learners.handwriting import StrokeLearner
 from paperlab.metrics.legibility import edit_distance
-from paperlab.models import create_model
 from paperlab.models.handwriting_recognizer import greedy_decode
 
 
@@ -36,32 +31,16 @@ def ctc_loss(model: nn.Module, batch: dict[str, torch.Tensor]) -> tuple[torch.Te
 
 
 @register_learner("handwriting_recognition")
-class HandwritingRecognition(Learner):
+class HandwritingRecognition(StrokeLearner):
     """BLSTM-CTC recogniser of online handwriting (monitors the validation character error rate)."""
 
     monitor = "val/cer"
     monitor_mode = "min"
-    shuffle_train = False  # length buckets, as for the handwriting networks
+    learner = "handwriting_recognition"
+    models = ("handwriting_recognizer",)
 
-    def __init__(self, cfg: DictConfig) -> None:
-        data = build_data_as(cfg.data, HandwritingData, "a handwriting dataset",
-                             "data=hershey_handwriting or data=iam_ondb with learner=handwriting_recognition")
-        self.data = data
-        data.splits["train"].bucket(int(cfg.trainer.batch_size), int(cfg.seed))
-        model_kw = OmegaConf.to_container(cfg.model, resolve=True)
-        name = model_kw.pop("name")
-        if name != "handwriting_recognizer":
-            raise UserError(f"model={name} is not a handwriting recogniser",
-                            "use model=handwriting_recognizer with learner=handwriting_recognition")
-        model_kw["alphabet_size"] = len(data.alphabet)
-        self.model_kw = model_kw
-        self.model = create_model(name, **model_kw)
-
-    def datasets(self) -> dict[str, Dataset]:
-        return dict(self.data.splits)
-
-    def collate_fn(self, split: str) -> Any:
-        return StrokeDataset.collate_fn
+    def model_settings(self, name: str, kw: dict[str, Any]) -> dict[str, Any]:
+        return {**kw, "alphabet_size": len(self.data.alphabet)}
 
     def training_step(self, model: nn.Module, batch: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         loss, _, _ = ctc_loss(model, batch)
@@ -79,9 +58,6 @@ class HandwritingRecognition(Learner):
     def summarize(self, sums: dict[str, float]) -> dict[str, float]:
         return {"loss": sums["loss_sum"] / max(sums["count"], 1), "cer": sums["char_errors"] / max(sums["chars"], 1),
                 "lines_exact": sums["exact"] / max(sums["count"], 1)}
-
-    def batch_size(self, batch: Any) -> int:
-        return int(batch["strokes"].shape[0])
 
     def checkpoint_extras(self) -> dict[str, Any]:
         return {"kind": self.model.kind, "alphabet": self.data.alphabet.chars, "stats": self.data.stats.to_dict(),
