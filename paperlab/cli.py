@@ -374,6 +374,8 @@ def vqa_baselines(ctx: typer.Context) -> None:
 
     paperlab sample-handwriting --unconditional --points 700                  # the prediction network (no text)
 
+    paperlab sample-handwriting --text "every word in order" --best-of 4      # keep the candidate a recogniser reads best
+
     paperlab sample-handwriting --text "mine" --checkpoint outputs/train/graves_synthesis_hershey_handwriting/DATE
 """)
 def sample_handwriting(
@@ -391,6 +393,8 @@ def sample_handwriting(
     checkpoint: str = typer.Option(None, "--checkpoint", help="RUN_DIR, .pt file or shipped model name. "
                                    "[default: graves_synthesis, or graves_prediction]", metavar="CKPT"),
     unknown: str = typer.Option(None, "--unknown", help="Characters outside the model's alphabet: error or skip."),
+    best_of: int = typer.Option(None, "--best-of", help="Write each line N times and keep the one a handwriting "
+                                "recogniser reads closest to the text (not in the paper). [default: 1]"),
 ) -> None:
     """Write text by hand with Graves's synthesis network (or scribble with the prediction network)."""
     from paperlab.launch import launch
@@ -407,6 +411,8 @@ def sample_handwriting(
         overrides.append(f"seed={seed}")
     if points is not None:
         overrides.append(f"sample.points={points}")
+    if best_of is not None:
+        overrides.append(f"sample.best_of={best_of}")
     if unconditional:
         overrides.append("sample.unconditional=true")
     launch("sample-handwriting", task.main, [*ctx.args, *overrides])

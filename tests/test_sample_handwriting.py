@@ -76,7 +76,8 @@ def test_bad_input_and_wrong_checkpoints_are_user_errors(trained: tuple[Path, Pa
     _, run, _ = trained
     cases = [({"text": '""'}, "the text is empty"), ({"text": "'!!'", "bias": "[-1]"}, "--bias -1.0 is invalid"),
              ({"style": "[7]"}, "--style 7 does not exist"), ({"prime_text": "ab"}, "--prime-text needs --prime-strokes"),
-             ({"unconditional": "true"}, "not a prediction one"), ({"text": "'~'", "unknown": "skip"}, "empty once")]
+             ({"unconditional": "true"}, "not a prediction one"), ({"text": "'~'", "unknown": "skip"}, "empty once"),
+             ({"best_of": "0"}, "--best-of 0 is not possible")]
     for sample_kw, message in cases:
         with pytest.raises(UserError, match=message):
             sample(sample_cfg(run, **sample_kw), tmp_path / "never")
@@ -100,6 +101,31 @@ def test_bad_input_and_wrong_checkpoints_are_user_errors(trained: tuple[Path, Pa
     torch.save(ckpt, tmp_path / "classifier.pt")
     with pytest.raises(UserError, match="holds a 'classifier' model, not a 'handwriting' one"):
         sample(sample_cfg(tmp_path / "classifier.pt"), tmp_path / "never")
+
+
+def test_best_of_keeps_the_candidate_read_closest_to_the_text() -> None:
+    from paperlab.models.handwriting_sampling import Sample
+    from paperlab.tasks.sample_handwriting import best_of
+
+    class Reader:  # reads candidate j as readings[j]
+        def read(self, lines: list[np.ndarray]) -> list[str]:
+            return [["hxllo", "wrld", "hello", "wrld", "hello", "world"][len(o)] for o in lines]
+
+    # two lines, three candidates each: candidate k of line i at k * 2 + i; len(offsets) = its index
+    texts = ["hello", "world"] * 3
+    samples = [Sample(t, np.zeros((j, 3), np.float32), np.zeros((j, 1)), None, t, "window") for j, t in enumerate(texts)]
+    chosen, read = best_of(samples, 2, Reader())  # type: ignore[arg-type]
+    assert [len(smp.offsets) for smp in chosen] == [2, 5] and read == ["hello", "world"]  # the first of equals
+
+
+def test_best_of_samples_with_the_shipped_reader(trained: tuple[Path, Path, dict[str, str]], tmp_path: Path) -> None:
+    from paperlab.tasks.sample_handwriting import run as sample
+
+    _, run, _ = trained
+    results = sample(sample_cfg(run, text="'ab cd\\nef'", best_of="3", figures="false"), tmp_path / "best")
+    assert results["lines"] == 2 and StrokeSet.load(tmp_path / "best" / "arrays" / "strokes.h5").text == ["ab cd", "ef"]
+    with pytest.raises(UserError, match="--best-of 2 is not possible with --unconditional"):
+        sample(sample_cfg(run, best_of="2", unconditional="true"), tmp_path / "never")
 
 
 def test_priming_from_files(trained: tuple[Path, Path, dict[str, str]], tmp_path: Path) -> None:

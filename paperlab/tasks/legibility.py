@@ -7,6 +7,10 @@ the readings are scored against the texts: character and word error rates, the s
 found in order, the share of lines read exactly. The same recogniser reading the corpus's real
 lines of those texts gives the floor the samples are compared with.
 
+`legibility.best_of` > 1 scores `sample-handwriting --best-of N`: N candidates per line, the one
+`selector` reads closest to the text kept. Judge those with a `reader` other than the selector:
+a reader that chose a candidate is partial to it.
+
 Writes results.json (the rates per bias and for the real lines), readings.jsonl (each text and
 what was read at each bias) and a page of the first lines at each bias (figures/).
 """
@@ -31,7 +35,7 @@ from paperlab.io.rundir import RunDir
 from paperlab.metrics.legibility import legibility_scores, load_reader
 from paperlab.models.handwriting_sampling import HandwritingModel, load_handwriting, synthesize
 from paperlab.tasks.report import print_results
-from paperlab.tasks.sample_handwriting import _floats
+from paperlab.tasks.sample_handwriting import _floats, best_of
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +62,12 @@ def run(cfg: DictConfig, run_dir: str | Path | None = None) -> dict[str, Any]:
         raise UserError(f"{ckpt} holds a handwriting {model.kind} network, not a synthesis one",
                         "give a synthesis checkpoint (trained with experiment=graves_synthesis)")
     reader, reader_path = load_reader(cfg.reader)
+    n_best = int(opts.best_of)
+    if n_best < 1:
+        raise UserError(f"legibility.best_of={n_best} is not possible", "give legibility.best_of >= 1")
+    selector, selector_path = load_reader(opts.selector) if n_best > 1 else (None, None)
+    if selector_path is not None and selector_path.resolve() == reader_path.resolve():
+        log.warning("the selector of best_of also judges the samples: the scores flatter them")
     if opts.texts:
         texts, real = [" ".join(str(t).split()) for t in opts.texts], None
     else:
@@ -72,7 +82,9 @@ def run(cfg: DictConfig, run_dir: str | Path | None = None) -> dict[str, Any]:
         run_dir = HydraConfig.get().runtime.output_dir
     run = RunDir.start(run_dir, task="legibility", name=str(cfg.name))
     results: dict[str, Any] = {"checkpoint": str(ckpt), "reader": str(reader_path), "lines": len(texts),
-                               "chars_per_line": round(float(np.mean([len(t) for t in texts])), 1)}
+                               "chars_per_line": round(float(np.mean([len(t) for t in texts])), 1), "best_of": n_best}
+    if selector_path is not None:
+        results["selector"] = str(selector_path)
     readings: dict[str, list[str]] = {}
     if real is not None:
         readings["real"] = reader.read(real)
@@ -82,8 +94,10 @@ def run(cfg: DictConfig, run_dir: str | Path | None = None) -> dict[str, Any]:
     show = int(opts.show)
     for b in biases:
         gen = torch.Generator().manual_seed(int(cfg.seed))
-        samples = [s for k in range(0, len(texts), batch)
-                   for s in synthesize(model, texts[k : k + batch], b, None, gen, max_points_per_char=cap)]
+        samples = []
+        for k in range(0, len(texts), batch):
+            part = synthesize(model, texts[k : k + batch] * n_best, b, None, gen, max_points_per_char=cap)
+            samples += best_of(part, len(part) // n_best, selector)[0] if selector is not None else part
         read = reader.read([s.offsets for s in samples])
         readings[f"bias {b:g}"] = read
         results.update({f"bias_{b:g}/{k}": v for k, v in legibility_scores(texts, read).items()})

@@ -26,6 +26,7 @@ from paperlab.errors import UserError
 from paperlab.io.arrays import save_arrays
 from paperlab.io.handwriting_figures import PageLine, attention_figure, density_figure, page_figure
 from paperlab.io.rundir import RunDir
+from paperlab.metrics.legibility import Reader, edit_distance, load_reader
 from paperlab.models.handwriting_sampling import (
     HandwritingModel,
     Primer,
@@ -120,6 +121,16 @@ def primers(s: DictConfig, model: HandwritingModel) -> list[tuple[str, Primer | 
     return out or [("", None)]
 
 
+def best_of(samples: list[Sample], n_lines: int, reader: Reader) -> tuple[list[Sample], list[str]]:
+    """`samples` holds candidates for `n_lines` lines (candidate k of line i at k * n_lines + i):
+    for each line, the candidate the reader reads closest to its text (the first of equals), and
+    that reading."""
+    read = reader.read([smp.offsets for smp in samples])
+    chosen = [min(range(i, len(samples), n_lines), key=lambda j: edit_distance(samples[j].text, read[j]))
+              for i in range(n_lines)]
+    return [samples[j] for j in chosen], [read[j] for j in chosen]
+
+
 def page_line(smp: Sample, primer: Primer | None, label: str) -> PageLine:
     """A sample as a line of the page; after its primer (drawn in grey) when it has one: the
     network continues from where the primer's pen stopped."""
@@ -141,6 +152,10 @@ def run(cfg: DictConfig, run_dir: str | Path | None = None) -> dict[str, Any]:
         if not np.isfinite(b) or b < 0:
             raise UserError(f"--bias {b} is invalid", "the bias is >= 0 (0: unbiased; 1-2: neater)")
     unconditional = bool(s.unconditional)
+    n_best = int(s.best_of)
+    if n_best < 1 or (unconditional and n_best > 1):
+        raise UserError(f"--best-of {n_best} is not possible" + (" with --unconditional" if n_best >= 1 else ""),
+                        "give --best-of N with N >= 1 candidates per line of text")
     model, ckpt = load_handwriting(s.checkpoint or ("graves_prediction" if unconditional else "graves_synthesis"))
     wanted = "prediction" if unconditional else "synthesis"
     if model.kind != wanted:
@@ -151,6 +166,7 @@ def run(cfg: DictConfig, run_dir: str | Path | None = None) -> dict[str, Any]:
     if unconditional and int(s.points) < 1:
         raise UserError(f"--points {s.points} is too few", "give --points 600 (or any number >= 1)")
     rows_primers = primers(s, model)
+    reader = load_reader(s.reader)[0] if n_best > 1 else None
 
     if run_dir is None:
         run_dir = HydraConfig.get().runtime.output_dir
@@ -165,7 +181,11 @@ def run(cfg: DictConfig, run_dir: str | Path | None = None) -> dict[str, Any]:
                 samples = scribble(model, int(s.points), 1, b, primer, gen)
             else:
                 cap = float(s.cap_factor) * model.points_per_char
-                samples = synthesize(model, lines, b, primer, gen, max_points_per_char=cap)
+                samples = synthesize(model, lines * n_best, b, primer, gen, max_points_per_char=cap)
+                if reader is not None:
+                    samples, read = best_of(samples, len(lines), reader)
+                    for smp, r in zip(samples, read, strict=True):
+                        log.info("best of %d: %r reads as %r", n_best, smp.text, r)
             tag = ", ".join(x for x in (label, f"bias {b:g}" if len(biases) > 1 else "") if x)
             rows += [(tag if i == 0 else "", primer, smp) for i, smp in enumerate(samples)]
     seconds = time.perf_counter() - t0
