@@ -156,10 +156,11 @@ def test_legibility_bad_input(tiny_models: tuple[Path, Path, Path, dict[str, str
                               "legibility.texts=[\"héllo\"]", cwd=cwd, env=env), "'é'")
 
 
-def test_the_shipped_reader_reads_lines_it_never_saw() -> None:
+@pytest.mark.parametrize("name", ["handwriting_recognizer", "handwriting_judge"])
+def test_the_shipped_readers_read_lines_they_never_saw(name: str) -> None:
     from paperlab.assets import shipped_info
 
-    reader, path = load_reader("handwriting_recognizer")
-    assert path.stat().st_size < 20e6 and "paperlab train" in shipped_info("handwriting_recognizer")["command"]
+    reader, path = load_reader(name)
+    assert path.stat().st_size < 20e6 and "paperlab train" in shipped_info(name)["command"]
     corpus = generate_corpus(HersheyCorpusConfig(num_lines=20, num_writers=5, min_chars=15, max_chars=30, seed=7))
     assert legibility_scores(corpus.text, reader.read(corpus.offsets))["cer"] < 0.05
