@@ -9,6 +9,8 @@ import torch
 
 from paperlab.learners.handwriting import sequence_nll
 from paperlab.models import create_model
+from paperlab.models.soft_window import positions
+from paperlab.models.window_recurrence import Layer1Weights, layer1_and_window
 
 
 def tiny_synthesis(**kw) -> torch.nn.Module:
@@ -57,6 +59,72 @@ def test_synthesis_gradients_match_finite_differences() -> None:
     b = batch(t=4)
     x = b["strokes"].double().requires_grad_(True)
     assert torch.autograd.gradcheck(lambda inp: net(inp, b["text"]).y_hat, (x,), eps=1e-6, atol=1e-5)
+
+
+def _autograd_reference(net: torch.nn.Module, x: torch.Tensor, text: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """Layer 1 and the window stepped with nn.LSTMCell and SoftWindow, autograd doing the backward
+    pass, the LSTM clip as a hook on every h^1_t."""
+    c, clip = net.one_hot(text).to(x.dtype), net.cfg.lstm_clip
+    st = net.initial_state(x)
+    h, cell, kappa, w = st.h1, st.c1, st.kappa, st.w
+    u = positions(c.shape[1]).to(x.dtype)
+    hs, ws, phis, kappas = [], [], [], []
+    for t in range(x.shape[1]):
+        h, cell = net.cell(torch.cat([x[:, t], w], dim=-1), (h, cell))
+        if clip is not None:
+            h.register_hook(lambda g: g.clamp(-clip, clip))
+        w, kappa, phi = net.window(h, kappa, c, u)
+        hs, ws, phis, kappas = hs + [h], ws + [w], phis + [phi], kappas + [kappa]
+    return torch.stack(hs, 1), torch.stack(ws, 1), torch.stack(phis, 1), torch.stack(kappas, 1), cell
+
+
+@pytest.mark.parametrize("clip", [None, 0.01])
+def test_layer_one_backward_matches_autograd(clip: float | None) -> None:
+    """The hand-written backward pass of layer 1 + window gives autograd's gradients for every
+    weight, the input and the initial state, with the derivative clip active or not."""
+    torch.manual_seed(0)
+    net = tiny_synthesis(lstm_clip=clip).double()
+    b = batch(t=9, u=4)
+    x = b["strokes"].double()
+    weights = Layer1Weights(net.cell.weight_ih, net.cell.weight_hh, net.cell.bias_ih, net.cell.bias_hh,
+                            net.window.linear.weight, net.window.linear.bias)
+    probe = [torch.randn(o.shape, dtype=torch.double) for o in _autograd_reference(net, x, b["text"])]
+
+    def grads(run) -> list[torch.Tensor]:
+        inputs = [x.clone().requires_grad_(True)]
+        outs = run(inputs[0])
+        loss = sum((o * p).sum() for o, p in zip(outs, probe, strict=True))
+        return [g.clone() for g in torch.autograd.grad(loss, [*inputs, *weights])]
+
+    def ours(xx: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        st = net.initial_state(xx)
+        c = net.one_hot(b["text"]).double()
+        return tuple(layer1_and_window(xx, c, positions(c.shape[1]).double(), st.h1, st.c1, st.kappa, st.w,
+                                       weights, clip))
+
+    expected, got = grads(lambda xx: _autograd_reference(net, xx, b["text"])), grads(ours)
+    for e, g in zip(expected, got, strict=True):
+        assert torch.allclose(e, g, rtol=1e-9, atol=1e-12)
+    if clip is not None:  # the clip bites: without it the gradients differ
+        net.cfg.lstm_clip = None
+        assert not torch.allclose(grads(lambda xx: _autograd_reference(net, xx, b["text"]))[2], got[2])
+
+
+def test_layer_one_initial_state_gradients_match_finite_differences() -> None:
+    torch.manual_seed(0)
+    net = tiny_synthesis(lstm_clip=None).double()
+    b = batch(t=5)
+    c = net.one_hot(b["text"]).double()
+    u = positions(c.shape[1]).double()
+    weights = Layer1Weights(net.cell.weight_ih, net.cell.weight_hh, net.cell.bias_ih, net.cell.bias_hh,
+                            net.window.linear.weight, net.window.linear.bias)
+    g = torch.Generator().manual_seed(1)
+    state = [0.5 * torch.randn(2, n, generator=g, dtype=torch.double).requires_grad_(True) for n in (6, 6)]
+    state += [torch.rand(2, 2, generator=g, dtype=torch.double).requires_grad_(True),
+              torch.rand(2, 5, generator=g, dtype=torch.double).requires_grad_(True)]
+    x = b["strokes"].double()
+    assert torch.autograd.gradcheck(lambda *s: tuple(layer1_and_window(x, c, u, *s, weights, None)), state,
+                                    eps=1e-6, atol=1e-6)
 
 
 def test_output_derivatives_are_clipped_to_100() -> None:

@@ -7,8 +7,9 @@ Synthesis network (Sec. 5.1, Fig. 12): the same, conditioned on the text through
 (paperlab/models/soft_window.py). Layer 1 reads x_t and the previous window w_{t-1} (Eq. 52);
 the window w_t is computed from h^1_t; layers n > 1 read x_t, h^{n-1}_t and w_t (Eq. 53); the
 output layer reads every layer's h^n_t (Eq. 3). Only layer 1 and the window need a step loop
-(w_t depends on h^1_t, which depends on w_{t-1}); layers 2..N are the shared `DeepLSTM` run over
-the whole sequence at once with input [h^1_t, w_t, x_t] and skip input [x_t, w_t].
+(w_t depends on h^1_t, which depends on w_{t-1}; paperlab/models/window_recurrence.py, with a
+hand-written backward pass); layers 2..N are the shared `DeepLSTM` run over the whole sequence at
+once with input [h^1_t, w_t, x_t] and skip input [x_t, w_t].
 
 Derivative clipping (Sec. 4.2): "the output derivatives were clipped in the range [-100, 100],
 and the LSTM derivatives in the range [-10, 10]". Output: the derivatives with respect to the
@@ -30,6 +31,7 @@ from paperlab.models import register_model
 from paperlab.models.deep_lstm import DeepLSTM, DeepLSTMConfig, LSTMState, detach_state
 from paperlab.models.mixture_density import MixtureDensity, MixtureDensityConfig
 from paperlab.models.soft_window import SoftWindow, SoftWindowConfig, positions
+from paperlab.models.window_recurrence import Layer1Weights, layer1_and_window
 
 
 def _clamp_grad(t: torch.Tensor, clip: float | None) -> torch.Tensor:
@@ -132,25 +134,18 @@ class HandwritingSynthesis(nn.Module):
 
     def forward(self, x: torch.Tensor, text: torch.Tensor, state: SynthesisState | None = None) -> SynthesisOutput:
         """x (B, T, 3) pen offsets, text (B, U) character ids (-1 = padding)."""
-        t_len = x.shape[1]
         c = self.one_hot(text).to(x.dtype)
         st = state or self.initial_state(x)
-        h, cell, kappa, w = st.h1, st.c1, st.kappa, st.w
         u = positions(c.shape[1], x.device).to(x.dtype)
-        hs, ws, phis, kappas = [], [], [], []
-        for t in range(t_len):  # layer 1 and the window: w_t needs h^1_t, which needs w_{t-1}
-            h, cell = self.cell(torch.cat([x[:, t], w], dim=-1), (h, cell))
-            h = _clamp_grad(h, self.cfg.lstm_clip)
-            w, kappa, phi = self.window(h, kappa, c, u)
-            hs.append(h)
-            ws.append(w)
-            phis.append(phi)
-            kappas.append(kappa)
-        h1, w_seq = torch.stack(hs, 1), torch.stack(ws, 1)
+        cell, window = self.cell, self.window.linear
+        rec = layer1_and_window(x, c, u, st.h1, st.c1, st.kappa, st.w,
+                                Layer1Weights(cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh,
+                                              window.weight, window.bias), self.cfg.lstm_clip)
+        h1, w_seq = rec.h, rec.w
         deep_state = None
         if self.deep is not None:  # layers 2..N over the whole sequence at once
             above, deep_state = self.deep(torch.cat([h1, w_seq, x], dim=-1), st.deep, skip=torch.cat([x, w_seq], dim=-1))
             h1 = torch.cat([h1, above], dim=-1)
         y_hat = _clamp_grad(self.mdn(h1), self.cfg.output_clip)
-        return SynthesisOutput(y_hat, torch.stack(phis, 1), torch.stack(kappas, 1),
-                               SynthesisState(h, cell, kappa, w, deep_state))
+        return SynthesisOutput(y_hat, rec.phi, rec.kappa,
+                               SynthesisState(rec.h[:, -1], rec.c, rec.kappa[:, -1], rec.w[:, -1], deep_state))

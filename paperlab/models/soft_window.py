@@ -45,16 +45,21 @@ class SoftWindow(nn.Module):
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """h1 (B, H), kappa_{t-1} (B, K), text one-hot c (B, U, V) with zero rows past each line's end,
         u = [1, ..., U+1] -> (w_t (B, V), kappa_t (B, K), phi(t, u) for u = 1..U+1 (B, U+1))."""
-        alpha, beta, step = torch.exp(self.linear(h1)).chunk(3, dim=-1)
-        kappa = kappa + step
-        phi = window_weights(alpha, beta, kappa, u)
-        w = torch.bmm(phi[:, None, :-1], text).squeeze(1)
-        return w, kappa, phi
+        return window_step(self.linear(h1), kappa, text, u)[:3]
 
 
-def window_weights(alpha: torch.Tensor, beta: torch.Tensor, kappa: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
-    """phi(t, u) (Eq. 46): alpha, beta, kappa (B, K), positions u (P,) -> (B, P)."""
-    return (alpha[..., None] * torch.exp(-beta[..., None] * (kappa[..., None] - u) ** 2)).sum(-2)
+def window_step(p: torch.Tensor, kappa: torch.Tensor, text: torch.Tensor, u: torch.Tensor,
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Eq. 46-51 from the window layer's output p = (alpha_hat, beta_hat, kappa_hat) (B, 3K):
+    (w_t, kappa_t, phi, exp(p) (B, 3K), the Gaussians exp(-beta (kappa - u)^2) (B, K, U+1)).
+    The last two are what a backward pass needs (paperlab/models/window_recurrence.py)."""
+    e = torch.exp(p)
+    alpha, beta, step = e.chunk(3, dim=-1)
+    kappa = kappa + step
+    gauss = torch.exp(-beta[..., None] * (kappa[..., None] - u) ** 2)
+    phi = (alpha[..., None] * gauss).sum(-2)
+    w = torch.bmm(phi[:, None, :-1], text).squeeze(1)
+    return w, kappa, phi, e, gauss
 
 
 def positions(text_len: int, device: torch.device | None = None) -> torch.Tensor:
