@@ -14,7 +14,7 @@ mixture-density output and loss, take the same full training step (forward, back
 The sides alternate in one process so that machine noise hits them alike. Sampling: pen points
 per second writing one line (batch 1) and a 4-line page (batch 4).
 
-    python benchmarks/handwriting_synthesis.py [--hidden 192] [--layers 3] [--batch 16] [--points 300] [--repeats 5]
+    python benchmarks/handwriting_synthesis.py [--hidden 256] [--layers 3] [--batch 16] [--points 300] [--repeats 5]
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def step_time(net: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, text:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--hidden", type=int, default=192)
+    parser.add_argument("--hidden", type=int, default=256)
     parser.add_argument("--layers", type=int, default=3)
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--points", type=int, default=300)
