@@ -252,14 +252,31 @@ class _RunRecord:
 
 
 def _output_dir(config_name: str, overrides: list[str], key: str, resume: Path | None) -> Path:
-    """The run (key "run") or sweep ("sweep") directory; an existing run only with --resume."""
+    """The run (key "run") or sweep ("sweep") directory; an existing run only with --resume.
+
+    The default directory is stamped to the second: a command started in the same second as another
+    (a script's loop) gets the stamp with `_1`, `_2`, ... rather than an error or a shared directory;
+    a directory named on the command line is never overwritten."""
+    if resume is not None:
+        return resume
     probe = [o for o in overrides if not _is_sweep(o)]
     with composed(config_name, probe) as cfg:
-        target = Path(str(cfg.hydra[key].dir)) if resume is None else resume
-    if resume is None and _nonempty(target):
-        raise UserError(f"output directory {target} already exists and holds a run",
-                        f"pick another hydra.{key}.dir, or continue it with: paperlab {config_name} --resume {target}")
-    return target
+        target = Path(str(cfg.hydra[key].dir))
+    if any(o.startswith(f"hydra.{key}.dir=") for o in overrides):
+        if _nonempty(target):
+            raise UserError(f"output directory {target} already exists and holds a run",
+                            f"pick another hydra.{key}.dir, or continue it with: "
+                            f"paperlab {config_name} --resume {target}")
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    stamp, n = target.name, 0
+    while True:
+        try:
+            target.mkdir()  # atomic: of two commands in the same second, each gets its own name
+            return target
+        except FileExistsError:
+            n += 1
+            target = target.with_name(f"{stamp}_{n}")
 
 
 def launch(config_name: str, task_fn: Callable[[DictConfig], Any], args: list[str],

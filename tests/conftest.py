@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import gzip
+import json
 import os
+import select
+import signal
 import struct
 import subprocess
 import sys
+import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,11 +80,70 @@ def cli_env(env: dict[str, str] | None = None) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "200", **(env or {})}
 
 
+class _ForkServer:
+    """Client of tests/cli_forkserver.py: the CLI's imports paid once per session, not per command."""
+
+    def __init__(self) -> None:
+        self.proc: subprocess.Popen | None = None
+        self.buffer = b""
+
+    def _line(self, deadline: float | None) -> dict:
+        assert self.proc is not None and self.proc.stdout is not None
+        while b"\n" not in self.buffer:
+            wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if not select.select([self.proc.stdout], [], [], wait)[0]:
+                raise TimeoutError
+            chunk = os.read(self.proc.stdout.fileno(), 65536)
+            if not chunk:
+                raise RuntimeError("the CLI fork server died; run with PAPERLAB_TESTS_FRESH_PYTHON=1 to see why")
+            self.buffer += chunk
+        line, self.buffer = self.buffer.split(b"\n", 1)
+        return json.loads(line)
+
+    def run(self, args: list[str], cwd: Path, env: dict[str, str], timeout: float) -> CLIResult:
+        if self.proc is None or self.proc.poll() is not None:
+            self.proc = subprocess.Popen([sys.executable, str(REPO / "tests" / "cli_forkserver.py")], cwd=REPO,
+                                         env=cli_env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+            self.buffer = b""
+        assert self.proc.stdin is not None
+        with tempfile.TemporaryDirectory() as tmp:
+            out, err = Path(tmp) / "stdout", Path(tmp) / "stderr"
+            req = {"args": list(args), "cwd": str(cwd), "env": env, "stdout": str(out), "stderr": str(err)}
+            self.proc.stdin.write((json.dumps(req) + "\n").encode())
+            self.proc.stdin.flush()
+            pid = self._line(None)["pid"]
+            try:
+                rc = self._line(time.monotonic() + timeout)["rc"]
+            except TimeoutError:
+                os.kill(pid, signal.SIGKILL)
+                self._line(None)
+                raise subprocess.TimeoutExpired(["paperlab", *args], timeout) from None
+            return CLIResult(rc, out.read_text(errors="replace"), err.read_text(errors="replace"))
+
+    def close(self) -> None:
+        if self.proc is not None:
+            self.proc.stdin.close()
+            self.proc.wait()
+
+
+_FORK_SERVER = _ForkServer()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_fork_server():
+    yield
+    _FORK_SERVER.close()
+
+
 def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: int = 300) -> CLIResult:
-    """Run `python -m paperlab ARGS` in a subprocess (the real command, end to end)."""
-    p = subprocess.run([sys.executable, "-m", "paperlab", *args], cwd=cwd, env=cli_env(env),
-                       capture_output=True, text=True, timeout=timeout)
-    return CLIResult(p.returncode, p.stdout, p.stderr)
+    """Run `python -m paperlab ARGS` end to end: through the fork server (the same command, its
+    imports already paid), or in a fresh interpreter with PAPERLAB_TESTS_FRESH_PYTHON=1."""
+    cwd = Path(cwd or os.getcwd())
+    if os.environ.get("PAPERLAB_TESTS_FRESH_PYTHON") == "1":
+        p = subprocess.run([sys.executable, "-m", "paperlab", *args], cwd=cwd, env=cli_env(env),
+                           capture_output=True, text=True, timeout=timeout)
+        return CLIResult(p.returncode, p.stdout, p.stderr)
+    return _FORK_SERVER.run(list(args), cwd, cli_env(env), timeout)
 
 
 def assert_user_error(result: CLIResult, *needles: str) -> str:

@@ -112,6 +112,18 @@ def test_existing_output_dir_is_never_overwritten(tmp_path: Path) -> None:
     assert [p.name for p in out.iterdir()] == ["precious.txt"]
 
 
+def test_two_commands_in_the_same_second_get_their_own_default_directories(tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from paperlab.launch import _output_dir
+
+    monkeypatch.chdir(tmp_path)
+    runs = [_output_dir("train", ["name=same"], "run", None) for _ in range(3)]
+    assert len(set(runs)) == 3 and all(r.is_dir() for r in runs)
+    first = runs[0].name
+    # stamped to the second: a later one in the same second carries a counter
+    assert all(r.name in (first, f"{first}_1", f"{first}_2") or r.name > first for r in runs[1:])
+
+
 def test_resume_without_checkpoint_and_with_corrupt_checkpoint(trained: tuple[Path, Path], tmp_path: Path) -> None:
     _, run = trained
     assert_user_error(run_cli("train", "--resume", str(tmp_path)), "not a paperlab run directory")
