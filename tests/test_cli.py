@@ -152,3 +152,26 @@ def test_option_values_reach_the_config_exactly(text: str) -> None:
     (many,) = parser.parse_overrides([f"b={_quoted_list([text, 'x'])}"])
     cfg = OmegaConf.create({"a": one.value(), "b": many.value()})
     assert cfg.a == text and list(cfg.b) == [text, "x"]
+
+
+def test_the_fast_exit_runs_atexit_flushes_and_waits_for_threads(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    script = """
+import atexit, threading, time
+from pathlib import Path
+from paperlab.cli import _exit
+atexit.register(lambda: print("atexit ran"))
+print("buffered ", end="")
+if MODE == "thread":
+    threading.Thread(target=lambda: (time.sleep(0.3), Path(OUT).write_text("done"))).start()
+_exit(CODE)
+"""
+    for mode, code, rc in (("plain", 3, 3), ("plain", "a message", 1), ("thread", None, 0)):
+        out = tmp_path / f"{mode}.txt"
+        src = f"MODE, CODE, OUT = {mode!r}, {code!r}, {str(out)!r}\n" + script
+        p = subprocess.run([sys.executable, "-c", src], capture_output=True, text=True, timeout=60)
+        assert p.returncode == rc and p.stdout == "buffered atexit ran\n", (mode, p)
+        assert p.stderr == ("a message\n" if code == "a message" else "")
+        assert out.is_file() == (mode == "thread")
