@@ -191,8 +191,9 @@ def test_sampling_stops_by_the_window_or_at_the_cap(trained: tuple[Path, Path, d
 
 
 def test_a_line_past_the_end_of_its_text_finishes_its_stroke(trained: tuple[Path, Path, dict[str, str]]) -> None:
-    """Once the window has passed the last character, the pen goes on to its next lift (the end of
-    the last letter), at most `finish_points` more points."""
+    """Once the window has passed the last character, the pen goes on to its next lift after at
+    least one more point (the end of the last letter, or its delayed bar), at most `finish_points`
+    more points."""
     _, run, _ = trained
     model, _ = load_handwriting(run)
     k = model.net.cfg.window_components
@@ -211,7 +212,8 @@ def test_a_line_past_the_end_of_its_text_finishes_its_stroke(trained: tuple[Path
         return len(s.offsets)
 
     fired = length(-30.0, 0)  # the paper's rule alone
-    assert length(30.0, 0) == fired  # every point lifts the pen: nothing to finish
+    assert length(30.0, 0) == fired
+    assert length(30.0, 4) == fired + 1  # every point lifts the pen: one more (a stroke of one point)
     assert length(-30.0, 4) == fired + 4  # the pen never lifts: four more points, then the cut
     assert length(-30.0, 9) == fired + 9
 

@@ -5,11 +5,14 @@
   passed the last character: "sampling ended when phi(t, U + 1) > phi(t, u) for all 1 <= u <= U".
   The window gets there a few points before the hand has finished the last letter (on the
   embedded corpus, teacher-forced: 2 points before the line's last point, 4 at the 99th
-  percentile; the tail of a final "d" or "k"), so a line whose pen is down when the rule fires
-  goes on to its next pen lift, at most `finish_points` more points (default: a third of a
-  character's points, 4 on the embedded corpus; longer, a line that does not lift its pen draws
-  a stray exit stroke). A cap proportional to the text length stops a line whose window
-  never gets there.
+  percentile: the tail of a final "d" or "k", the bar of a final "t", drawn after a pen lift).
+  So a line goes on to its next pen lift after at least one more point (a lift at the very step
+  the rule fires still has its delayed stroke to draw), at most `finish_points` more points
+  (default: a sixth of a character's points, 2 on the embedded corpus). On 103 validation lines
+  of 30-40 characters, read by `handwriting_judge` at bias 1 (seeds 0 and 1), this finish puts
+  the last word right in 86% of lines against 79% for a lift-ends-it rule with 4 points (which
+  cut final t's bars and drew exit ticks read as "."). A cap proportional to the text length stops
+  a line whose window never gets there.
 * Biased sampling (Sec. 5.4, Eq. 61-62): b >= 0 shrinks the variances and sharpens the mixture
   weights; b = 0 samples the network's own distribution.
 * Primed sampling (Sec. 5.5): the network first reads a real line (its strokes and its text);
@@ -121,7 +124,7 @@ def synthesize(model: HandwritingModel, texts: list[str], bias: float = 0.0, pri
         state = net(p[None, :-1].expand(b, -1, -1), ids).state  # the loop's first step reads the last point
         x = p[-1].expand(b, 1, 3).clone()
     if finish_points is None:
-        finish_points = math.ceil(model.points_per_char / 3)
+        finish_points = math.ceil(model.points_per_char / 6)
     caps = torch.tensor([math.ceil(max_points_per_char * (len(t) + 1)) for t in texts])
     points, y_hats, phis = [], [], []
     stop = ["cap"] * b
@@ -135,7 +138,7 @@ def synthesize(model: HandwritingModel, texts: list[str], bias: float = 0.0, pri
         phi = out.phi[:, -1]
         past_end |= window_finished(phi, lengths) & active
         pen_up = x[:, 0, 2] > 0.5
-        finished = past_end & active & (pen_up | (finishing >= finish_points))
+        finished = past_end & active & ((pen_up & (finishing >= 1)) | (finishing >= finish_points))
         for i in finished.nonzero().flatten().tolist():
             stop[i] = "window"
         active &= ~finished
