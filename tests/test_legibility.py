@@ -30,9 +30,25 @@ def test_scores_against_a_hand_computation() -> None:
     assert s["wer"] == pytest.approx(2 / 6)
     assert s["words_in_order"] == pytest.approx(4 / 6)
     assert s["lines_exact"] == 0.0
-    assert legibility_scores(asked, asked) == {"cer": 0.0, "wer": 0.0, "words_in_order": 1.0, "lines_exact": 1.0}
+    # "cut" for "cat" is one letter of three: the word is there; the dropped "a" is a missing word
+    assert s["lines_all_words"] == 0.5
+    assert legibility_scores(asked, asked) == {"cer": 0.0, "wer": 0.0, "words_in_order": 1.0, "lines_exact": 1.0,
+                                               "lines_all_words": 1.0}
     # swapped words: every word is there, but not in order
     assert legibility_scores(["a b c"], ["c b a"])["words_in_order"] == pytest.approx(1 / 3)
+
+
+def test_every_word_read_allows_one_slip_a_word_and_ignores_spacing() -> None:
+    from paperlab.metrics.legibility import all_words_read
+
+    asked = "the cat sat down"
+    assert all_words_read(asked, "thecat sat down")  # run together: both words are there
+    assert all_words_read(asked, "the ct sat dovn")  # one letter wrong in each of two words
+    assert all_words_read(asked, "the cat sat downn")  # an extra letter at the end: the last word's slip
+    assert not all_words_read(asked, "the sat down")  # "cat" missing
+    assert not all_words_read(asked, "the cxx sat down")  # two letters of "cat" wrong
+    assert not all_words_read("on a mat", "on mat")  # a one-letter word dropped
+    assert not all_words_read("to be", "to bo")  # half of a two-letter word is another word
 
 
 def test_greedy_ctc_decoding_merges_repeats_and_drops_blanks() -> None:

@@ -8,7 +8,11 @@ the reading is compared with the text it was asked to write:
 * wer: word edit distance / words of the texts;
 * words_in_order: words of the texts found, in order, in the readings (longest common
   subsequence of words) / words of the texts;
-* lines_exact: share of lines read exactly as asked.
+* lines_exact: share of lines read exactly as asked;
+* lines_all_words: share of lines in which every word of the text is read with at most one letter
+  wrong, and fewer than half its letters (a dropped "a" is a missing word), in an alignment of the two strings without their spaces, so that two words run together
+  still count): "every word present, in order", as far as a reader that misreads a letter of some
+  real lines can tell.
 
 The recogniser is a proxy for a human reader: its own error rate on real held-out lines is the
 floor (reported beside the samples' rates by `paperlab legibility`).
@@ -38,7 +42,7 @@ def edit_distance(a: Sequence[Hashable], b: Sequence[Hashable]) -> int:
 
 
 def legibility_scores(asked: Sequence[str], read: Sequence[str]) -> dict[str, float]:
-    """cer, wer, words_in_order and lines_exact of readings `read` of the texts `asked`."""
+    """cer, wer, words_in_order, lines_exact and lines_all_words of readings `read` of the texts `asked`."""
     chars = sum(len(t) for t in asked)
     words = [t.split() for t in asked]
     read_words = [r.split() for r in read]
@@ -50,7 +54,21 @@ def legibility_scores(asked: Sequence[str], read: Sequence[str]) -> dict[str, fl
         "words_in_order": sum(int(LCSseq.similarity(w, r)) for w, r in zip(words, read_words, strict=True))
         / max(n_words, 1),
         "lines_exact": float(np.mean([t == r for t, r in pairs])) if pairs else 0.0,
+        "lines_all_words": float(np.mean([all_words_read(t, r) for t, r in pairs])) if pairs else 0.0,
     }
+
+
+def all_words_read(asked: str, read: str, slips: int = 1) -> bool:
+    """Whether every word of `asked` is in `read` with at most `slips` edits and fewer than half
+    its letters wrong, spaces ignored."""
+    text, reading = asked.replace(" ", ""), read.replace(" ", "")
+    if not text:
+        return True
+    word_of = [k for k, w in enumerate(asked.split()) for _ in w]  # the word each letter belongs to
+    edits = [0] * len(asked.split())
+    for op in Levenshtein.editops(text, reading):
+        edits[word_of[min(op.src_pos, len(text) - 1)]] += 1  # an insertion past the end: the last word's
+    return all(e <= slips and 2 * e < len(w) for e, w in zip(edits, asked.split(), strict=True))
 
 
 @dataclass
