@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import os
@@ -114,16 +115,22 @@ class _ForkServer:
             pid = self._line(None)["pid"]
             try:
                 rc = self._line(time.monotonic() + timeout)["rc"]
-            except TimeoutError:
-                os.kill(pid, signal.SIGKILL)
-                self._line(None)
-                raise subprocess.TimeoutExpired(["paperlab", *args], timeout) from None
+            except BaseException as err:  # our timeout, pytest-timeout's, Ctrl-C: the command goes too
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+                self._line(None)  # its exit status: the server is ready for the next command
+                if isinstance(err, TimeoutError):
+                    raise subprocess.TimeoutExpired(["paperlab", *args], timeout) from None
+                raise
             return CLIResult(rc, out.read_text(errors="replace"), err.read_text(errors="replace"))
 
     def close(self) -> None:
         if self.proc is not None:
-            self.proc.stdin.close()
-            self.proc.wait()
+            self.proc.stdin.close()  # the server ends at the end of its input
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
 
 
 _FORK_SERVER = _ForkServer()
