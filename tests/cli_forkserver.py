@@ -28,7 +28,7 @@ PRELOAD = ("torch", "torchvision", "h5py", "hydra", "hydra._internal.hydra", "om
            "paperlab.cli", "paperlab.launch", "paperlab.io.figures")
 
 
-def _preload() -> tuple[str, str, dict[str, str]]:
+def _preload() -> tuple[tuple[str, str], dict[str, str]]:
     """Import the heavy modules with fd 1 and 2 captured; return what they wrote and set in os.environ."""
     env_before = dict(os.environ)
     saved = os.dup(1), os.dup(2)
@@ -51,7 +51,7 @@ def _preload() -> tuple[str, str, dict[str, str]]:
         err.seek(0)
         printed = out.read().decode(), err.read().decode()
     added = {k: v for k, v in os.environ.items() if env_before.get(k) != v}
-    return *printed, added
+    return printed, added
 
 
 def _child(req: dict, printed: tuple[str, str], env_added: dict[str, str]) -> None:
@@ -101,15 +101,14 @@ def _child(req: dict, printed: tuple[str, str], env_added: dict[str, str]) -> No
 
 
 def main() -> None:
-    printed = _preload()
-    env_added = printed[2]
+    printed, env_added = _preload()
     channel = sys.stdout
     for line in sys.stdin:
         req = json.loads(line)
         channel.flush()
         pid = os.fork()
         if pid == 0:
-            _child(req, printed[:2], env_added)
+            _child(req, printed, env_added)
         channel.write(json.dumps({"pid": pid}) + "\n")
         channel.flush()
         _, status = os.waitpid(pid, 0)

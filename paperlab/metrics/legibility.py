@@ -10,9 +10,9 @@ the reading is compared with the text it was asked to write:
   subsequence of words) / words of the texts;
 * lines_exact: share of lines read exactly as asked;
 * lines_all_words: share of lines in which every word of the text is read with at most one letter
-  wrong, and fewer than half its letters (a dropped "a" is a missing word), in an alignment of the two strings without their spaces, so that two words run together
-  still count): "every word present, in order", as far as a reader that misreads a letter of some
-  real lines can tell.
+  wrong, and fewer than half its letters (a dropped "a" is a missing word), in an alignment of the
+  two strings without their spaces (two words run together still count): "every word present, in
+  order", as far as a reader that misreads a letter of some real lines can tell.
 
 The recogniser is a proxy for a human reader: its own error rate on real held-out lines is the
 floor (reported beside the samples' rates by `paperlab legibility`).
@@ -61,14 +61,15 @@ def legibility_scores(asked: Sequence[str], read: Sequence[str]) -> dict[str, fl
 def all_words_read(asked: str, read: str, slips: int = 1) -> bool:
     """Whether every word of `asked` is in `read` with at most `slips` edits and fewer than half
     its letters wrong, spaces ignored."""
-    text, reading = asked.replace(" ", ""), read.replace(" ", "")
+    words = asked.split()
+    text = "".join(words)
     if not text:
         return True
-    word_of = [k for k, w in enumerate(asked.split()) for _ in w]  # the word each letter belongs to
-    edits = [0] * len(asked.split())
-    for op in Levenshtein.editops(text, reading):
+    word_of = [k for k, w in enumerate(words) for _ in w]  # the word each letter belongs to
+    edits = [0] * len(words)
+    for op in Levenshtein.editops(text, read.replace(" ", "")):
         edits[word_of[min(op.src_pos, len(text) - 1)]] += 1  # an insertion past the end: the last word's
-    return all(e <= slips and 2 * e < len(w) for e, w in zip(edits, asked.split(), strict=True))
+    return all(e <= slips and 2 * e < len(w) for e, w in zip(edits, words, strict=True))
 
 
 @dataclass
