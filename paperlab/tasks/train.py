@@ -20,9 +20,10 @@ from omegaconf import DictConfig
 from paperlab.config import to_dataclass
 from paperlab.engine import cluster
 from paperlab.engine.distributed import dist_info
+from paperlab.engine.restore import load_for_analysis
 from paperlab.engine.seed import seed_everything
 from paperlab.engine.trainer import Trainer, TrainerConfig
-from paperlab.errors import TrainingDiverged
+from paperlab.errors import TrainingDiverged, UserError
 from paperlab.io.rundir import RunDir
 from paperlab.learners import LEARNERS, Learner
 from paperlab.tasks.report import print_results
@@ -55,6 +56,9 @@ def run(cfg: DictConfig, run_dir: str | Path | None = None, learner: Learner | N
     try:
         seed_everything(int(cfg.seed) + info.rank, bool(cfg.trainer.deterministic))
         learner = LEARNERS.get(str(cfg.learner))(cfg) if learner is None else learner
+        if cfg.get("init_from") and not resume:
+            _init_weights(learner, str(cfg.init_from), str(cfg.learner))
+            run.update(init_from=str(cfg.init_from))
         trainer_cfg = to_dataclass(TrainerConfig, cfg.trainer, where="trainer")
         trainer = Trainer(trainer_cfg, run, int(cfg.seed), cfg.optim, cfg.get("sched"), cfg)
         results = trainer.fit(learner, resume=resume)
@@ -74,6 +78,18 @@ def run(cfg: DictConfig, run_dir: str | Path | None = None, learner: Learner | N
     except BaseException as err:
         run.finish("interrupted" if isinstance(err, KeyboardInterrupt) else "failed", error=str(err)[:500])
         raise
+
+
+def _init_weights(learner: Learner, where: str, kind: str) -> None:
+    """Start from another run's (or a shipped model's) weights: fine-tuning. Only the weights carry
+    over; the optimiser, schedule and step count start afresh, as the config says."""
+    ckpt, path = load_for_analysis(where, kind)
+    try:
+        learner.model.load_state_dict(ckpt["model"])
+    except RuntimeError as err:
+        raise UserError(f"{path} does not fit this model ({str(err).splitlines()[0]})",
+                        "give init_from a checkpoint of the same architecture (same model settings)") from None
+    log.info("weights initialised from %s", path)
 
 
 def _quiet_rank() -> None:
