@@ -143,3 +143,28 @@ def test_a_schedule_with_a_fixed_end_is_not_stretched_by_a_longer_resume(tmp_pat
     r = run_cli("train", "--resume", str(run), "trainer.max_epochs=2", "sched=constant", "optim.lr=0.001", cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-2000:]
     assert _final(run)["trainer"]["step"] == 10
+
+
+def test_init_from_starts_a_new_run_from_another_runs_weights(tmp_path: Path) -> None:
+    from conftest import assert_user_error
+
+    root = make_idx_set(tmp_path / "data")
+    args = [*tiny_train_overrides(root, epochs=1), "sched=constant"]
+    source, tuned = tmp_path / "source", tmp_path / "tuned"
+    assert run_cli("train", *args, f"hydra.run.dir={source}", cwd=tmp_path).returncode == 0
+    # at lr 0 the weights stay where they started: the source run's, not a fresh initialisation
+    r = run_cli("train", *args, "optim.lr=0", f"init_from={source}", f"hydra.run.dir={tuned}", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    a, b = _final(source), _final(tuned)
+    assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"] if "running" not in k)
+    assert b["trainer"]["step"] == a["trainer"]["step"]  # a new run: its own steps, counted from 0
+    assert json.loads((tuned / "run.json").read_text())["init_from"] == str(source)
+
+    fresh = tmp_path / "fresh"
+    assert run_cli("train", *args, "optim.lr=0", f"hydra.run.dir={fresh}", cwd=tmp_path).returncode == 0
+    assert not torch.equal(a["model"]["features.0.weight"], _final(fresh)["model"]["features.0.weight"])
+
+    r = run_cli("train", *args, "model.hidden=32", f"init_from={source}", cwd=tmp_path)
+    assert_user_error(r, "does not fit this model", "same architecture")
+    r = run_cli("train", *args, "init_from=graves_text", cwd=tmp_path)
+    assert_user_error(r, "holds a 'char_lm' model, not a 'classifier' one", "learner=classifier")
