@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
+from collections.abc import Callable, Iterable
 from typing import Any, Generic, TypeVar
 
 from paperlab.errors import UserError
@@ -11,12 +12,20 @@ T = TypeVar("T")
 
 
 class Registry(Generic[T]):
-    """A name -> factory table. `get` on an unknown name raises a UserError listing the names."""
+    """A name -> factory table. `get` on an unknown name raises a UserError listing the names.
 
-    def __init__(self, kind: str, config_group: str | None = None) -> None:
+    `modules` register the entries when imported; they are imported at the first lookup, not with
+    the registry, so a command that uses one model does not pay for importing all the others."""
+
+    def __init__(self, kind: str, config_group: str | None = None, modules: Iterable[str] = ()) -> None:
         self.kind = kind
         self.config_group = config_group  # the Hydra override that picks one, e.g. "model"
         self._items: dict[str, T] = {}
+        self._pending = list(modules)
+
+    def _populate(self) -> None:
+        while self._pending:
+            importlib.import_module(self._pending.pop(0))
 
     def register(self, name: str) -> Callable[[T], T]:
         def deco(obj: T) -> T:
@@ -28,6 +37,7 @@ class Registry(Generic[T]):
         return deco
 
     def get(self, name: str) -> T:
+        self._populate()
         try:
             return self._items[name]
         except KeyError:
@@ -38,12 +48,15 @@ class Registry(Generic[T]):
             ) from None
 
     def names(self) -> list[str]:
+        self._populate()
         return sorted(self._items)
 
     def items(self) -> list[tuple[str, T]]:
+        self._populate()
         return sorted(self._items.items())
 
     def __contains__(self, name: object) -> bool:
+        self._populate()
         return name in self._items
 
 

@@ -12,7 +12,10 @@ from omegaconf import DictConfig
 from paperlab.errors import UserError
 from paperlab.registry import Registry
 
-DATASETS: Registry[Callable[[DictConfig], Any]] = Registry("dataset", config_group="data")
+# Importing a family's module registers its datasets (timm-style); the registry does so at its first lookup.
+DATASETS: Registry[Callable[[DictConfig], Any]] = Registry("dataset", config_group="data", modules=[
+    f"paperlab.data.{m}" for m in ("awa2", "captions", "cifar", "cub", "easy_vqa", "hershey_handwriting", "iam_ondb",
+                                   "imagenet", "mnist", "sort_of_clevr", "text", "vqa", "zsl_fashion", "zsl_shapes")])
 register_data = DATASETS.register
 T = TypeVar("T")
 
@@ -29,22 +32,3 @@ def build_data_as(cfg: DictConfig, kind: type[T], what: str, use: str) -> T:
     if not isinstance(data, kind):
         raise UserError(f"data={cfg.name} is not {what}", f"use {use}")
     return data
-
-
-# Importing a family's module registers its datasets (timm-style).
-from paperlab.data import (  # noqa: E402, F401
-    awa2,
-    captions,
-    cifar,
-    cub,
-    easy_vqa,
-    hershey_handwriting,
-    iam_ondb,
-    imagenet,
-    mnist,
-    sort_of_clevr,
-    text,
-    vqa,
-    zsl_fashion,
-    zsl_shapes,
-)

@@ -10,7 +10,10 @@ from torch import nn
 from paperlab.config import to_dataclass
 from paperlab.registry import Registry
 
-MODELS: Registry[type[nn.Module]] = Registry("model", config_group="model")
+# Importing a model's module registers it (timm-style); the registry does so at its first lookup.
+MODELS: Registry[type[nn.Module]] = Registry("model", config_group="model", modules=[
+    f"paperlab.models.{m}" for m in ("bow_matching", "char_lstm", "dan", "handwriting", "handwriting_recognizer",
+                                     "scene_cnn", "torchvision_models", "vqa", "zfnet")])
 register_model = MODELS.register
 
 
@@ -19,16 +22,3 @@ def create_model(name: str, **kwargs: Any) -> nn.Module:
     cls = MODELS.get(name)
     cfg = to_dataclass(cls.Config, kwargs, where=f"model '{name}'")  # type: ignore[attr-defined]
     return cls(cfg)
-
-
-from paperlab.models import (  # noqa: E402, F401
-    bow_matching,
-    char_lstm,
-    dan,
-    handwriting,
-    handwriting_recognizer,
-    scene_cnn,
-    torchvision_models,
-    vqa,
-    zfnet,
-)
