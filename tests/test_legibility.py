@@ -142,6 +142,14 @@ def test_legibility_command_end_to_end(tiny_models: tuple[Path, Path, Path, dict
     assert len(rows) == 3 and all({"text", "real", "bias 0", "bias 2"} <= set(row) for row in rows)
     assert all(len(row["text"]) >= 5 for row in rows)
     assert (out / "figures" / "samples_bias_0.png").is_file() and (out / "figures" / "samples_bias_2.png").is_file()
+    # the validation split's lines instead: other texts, for choosing settings without seeing the test lines
+    r = run_cli("legibility", f"checkpoint={synthesis}", f"reader={reader}", "legibility.lines=3",
+                "legibility.min_chars=5", "legibility.bias=[1]", "legibility.split=val", cwd=cwd, env=env)
+    assert r.returncode == 0, r.stderr[-3000:]
+    latest = max((cwd / "outputs" / "legibility" / "legibility").iterdir())
+    assert json.loads((latest / "results.json").read_text())["split"] == "val" and results["split"] == "test"
+    val_texts = {json.loads(line)["text"] for line in (latest / "readings.jsonl").read_text().splitlines()}
+    assert val_texts and not val_texts & {row["text"] for row in rows}
     # given texts: no real lines to compare with
     r = run_cli("legibility", f"checkpoint={synthesis}", f"reader={reader}", "legibility.texts=[ab cd]",
                 "legibility.bias=[1]", cwd=cwd, env=env)
@@ -170,6 +178,8 @@ def test_legibility_bad_input(tiny_models: tuple[Path, Path, Path, dict[str, str
                               cwd=cwd, env=env), "legibility.bias")
     assert_user_error(run_cli("legibility", f"checkpoint={synthesis}", f"reader={reader}",
                               "legibility.texts=[\"héllo\"]", cwd=cwd, env=env), "'é'")
+    assert_user_error(run_cli("legibility", f"checkpoint={synthesis}", f"reader={reader}", "legibility.split=train",
+                              cwd=cwd, env=env), "legibility.split=test or val")
 
 
 @pytest.mark.parametrize("name", ["handwriting_recognizer", "handwriting_judge"])

@@ -40,12 +40,16 @@ from paperlab.tasks.sample_handwriting import _floats, best_of
 log = logging.getLogger(__name__)
 
 
-def held_out_lines(model: HandwritingModel, count: int, min_chars: int) -> tuple[list[str], list[np.ndarray]]:
-    """The first `count` lines of at least `min_chars` characters of the test split (else the
-    validation split) of the data the model was trained on: their texts and real pen offsets."""
+def held_out_lines(model: HandwritingModel, count: int, min_chars: int,
+                   split_name: str = "test") -> tuple[list[str], list[np.ndarray]]:
+    """The first `count` lines of at least `min_chars` characters of the `split_name` split of the
+    data the model was trained on (a corpus without a test split: its validation split), with
+    their real pen offsets. Choose sampling settings on "val"; report on "test"."""
+    if split_name not in ("test", "val"):
+        raise UserError(f"legibility.split={split_name} is not a held-out split", "give legibility.split=test or val")
     data = build_data_as(OmegaConf.create(model.data), HandwritingData, "a handwriting dataset",
                          "a synthesis checkpoint trained on handwriting data")
-    split = data.splits.get("test") or data.splits["val"]
+    split = data.splits.get(split_name) or data.splits["val"]
     keep = [i for i, t in enumerate(split.data.text) if len(t) >= min_chars][:count]
     if not keep:
         raise UserError(f"no held-out line has {min_chars} or more characters", "lower legibility.min_chars")
@@ -71,7 +75,7 @@ def run(cfg: DictConfig, run_dir: str | Path | None = None) -> dict[str, Any]:
     if opts.texts:
         texts, real = [" ".join(str(t).split()) for t in opts.texts], None
     else:
-        texts, real = held_out_lines(model, int(opts.lines), int(opts.min_chars))
+        texts, real = held_out_lines(model, int(opts.lines), int(opts.min_chars), str(opts.split))
     for alphabet, who in ((model.alphabet, "the synthesis network"), (reader.alphabet, "the recogniser")):
         bad = alphabet.unknown("".join(texts))
         if bad:
@@ -85,6 +89,8 @@ def run(cfg: DictConfig, run_dir: str | Path | None = None) -> dict[str, Any]:
                                "chars_per_line": round(float(np.mean([len(t) for t in texts])), 1), "best_of": n_best}
     if selector_path is not None:
         results["selector"] = str(selector_path)
+    if real is not None:
+        results["split"] = str(opts.split)
     readings: dict[str, list[str]] = {}
     if real is not None:
         readings["real"] = reader.read(real)
