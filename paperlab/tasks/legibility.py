@@ -41,19 +41,21 @@ log = logging.getLogger(__name__)
 
 
 def held_out_lines(model: HandwritingModel, count: int, min_chars: int,
-                   split_name: str = "test") -> tuple[list[str], list[np.ndarray]]:
+                   split_name: str = "test") -> tuple[list[str], list[np.ndarray], str]:
     """The first `count` lines of at least `min_chars` characters of the `split_name` split of the
     data the model was trained on (a corpus without a test split: its validation split), with
-    their real pen offsets. Choose sampling settings on "val"; report on "test"."""
+    their real pen offsets, and the split's name. Choose sampling settings on "val"; report on "test"."""
     if split_name not in ("test", "val"):
         raise UserError(f"legibility.split={split_name} is not a held-out split", "give legibility.split=test or val")
     data = build_data_as(OmegaConf.create(model.data), HandwritingData, "a handwriting dataset",
                          "a synthesis checkpoint trained on handwriting data")
-    split = data.splits.get(split_name) or data.splits["val"]
+    if split_name not in data.splits:
+        split_name = "val"
+    split = data.splits[split_name]
     keep = [i for i, t in enumerate(split.data.text) if len(t) >= min_chars][:count]
     if not keep:
         raise UserError(f"no held-out line has {min_chars} or more characters", "lower legibility.min_chars")
-    return [split.data.text[i] for i in keep], [split.data.offsets[i] for i in keep]
+    return [split.data.text[i] for i in keep], [split.data.offsets[i] for i in keep], split_name
 
 
 def run(cfg: DictConfig, run_dir: str | Path | None = None) -> dict[str, Any]:
@@ -73,9 +75,9 @@ def run(cfg: DictConfig, run_dir: str | Path | None = None) -> dict[str, Any]:
     if selector_path is not None and selector_path.resolve() == reader_path.resolve():
         log.warning("the selector of best_of also judges the samples: the scores flatter them")
     if opts.texts:
-        texts, real = [" ".join(str(t).split()) for t in opts.texts], None
+        texts, real, split = [" ".join(str(t).split()) for t in opts.texts], None, None
     else:
-        texts, real = held_out_lines(model, int(opts.lines), int(opts.min_chars), str(opts.split))
+        texts, real, split = held_out_lines(model, int(opts.lines), int(opts.min_chars), str(opts.split))
     for alphabet, who in ((model.alphabet, "the synthesis network"), (reader.alphabet, "the recogniser")):
         bad = alphabet.unknown("".join(texts))
         if bad:
@@ -89,8 +91,8 @@ def run(cfg: DictConfig, run_dir: str | Path | None = None) -> dict[str, Any]:
                                "chars_per_line": round(float(np.mean([len(t) for t in texts])), 1), "best_of": n_best}
     if selector_path is not None:
         results["selector"] = str(selector_path)
-    if real is not None:
-        results["split"] = str(opts.split)
+    if split is not None:
+        results["split"] = split
     readings: dict[str, list[str]] = {}
     if real is not None:
         readings["real"] = reader.read(real)
