@@ -37,6 +37,14 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     return state
 
 
+def load_weights(model: torch.nn.Module, state: dict[str, Any], path: Path, fix: str) -> None:
+    """Load a checkpoint's model weights; weights of another architecture are a UserError (with `fix`)."""
+    try:
+        model.load_state_dict(state["model"])
+    except RuntimeError as err:
+        raise UserError(f"{path} does not fit this model ({str(err).splitlines()[0]})", fix) from None
+
+
 def rng_state() -> dict[str, Any]:
     """Every RNG stream a training step may touch, as plain types."""
     np_state = np.random.get_state()

@@ -44,7 +44,13 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from paperlab.console import err_console
-from paperlab.engine.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from paperlab.engine.checkpoint import (
+    load_checkpoint,
+    load_weights,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
 from paperlab.engine.distributed import (
     DistInfo,
     all_reduce_sum,
@@ -294,11 +300,7 @@ class Trainer:
             raise UserError(f"{self.run.path} has no checkpoint to resume from (checkpoints/last.pt is missing)",
                             "start a new run instead of --resume")
         ckpt = load_checkpoint(path, map_location=self.device)
-        try:
-            f.learner.model.load_state_dict(ckpt["model"])
-        except RuntimeError as err:
-            raise UserError(f"{path} does not fit this model ({str(err).splitlines()[0]})",
-                            "resume with the run's own config (no model overrides)") from None
+        load_weights(f.learner.model, ckpt, path, "resume with the run's own config (no model overrides)")
         f.learner.load_state_dict(ckpt.get("learner_state") or {})
         f.optimizer.load_state_dict(ckpt["optimizer"])
         if f.schedule.scheduler is not None and ckpt.get("scheduler") is not None:

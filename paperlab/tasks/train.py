@@ -19,11 +19,12 @@ from omegaconf import DictConfig
 
 from paperlab.config import to_dataclass
 from paperlab.engine import cluster
+from paperlab.engine.checkpoint import load_weights
 from paperlab.engine.distributed import dist_info
 from paperlab.engine.restore import load_for_analysis
 from paperlab.engine.seed import seed_everything
 from paperlab.engine.trainer import Trainer, TrainerConfig
-from paperlab.errors import TrainingDiverged, UserError
+from paperlab.errors import TrainingDiverged
 from paperlab.io.rundir import RunDir
 from paperlab.learners import LEARNERS, Learner
 from paperlab.tasks.report import print_results
@@ -84,11 +85,7 @@ def _init_weights(learner: Learner, where: str, kind: str) -> None:
     """Start from another run's (or a shipped model's) weights: fine-tuning. Only the weights carry
     over; the optimiser, schedule and step count start afresh, as the config says."""
     ckpt, path = load_for_analysis(where, kind)
-    try:
-        learner.model.load_state_dict(ckpt["model"])
-    except RuntimeError as err:
-        raise UserError(f"{path} does not fit this model ({str(err).splitlines()[0]})",
-                        "give init_from a checkpoint of the same architecture (same model settings)") from None
+    load_weights(learner.model, ckpt, path, "give init_from a checkpoint of the same architecture (same model settings)")
     log.info("weights initialised from %s", path)
 
 
