@@ -388,6 +388,9 @@ def sample_handwriting(
     bias: list[float] = typer.Option(None, "--bias", "-b", help="Sampling bias b >= 0 (Graves Sec. 5.4): 0 unbiased, "
                                      "higher is neater. Repeat for one row per bias. [default: 1.0]"),
     seed: int = typer.Option(None, "--seed", help="Random seed. [default: 0]"),
+    sharpen_eos: bool = typer.Option(None, "--sharpen-eos/--paper-bias", help="--paper-bias: the bias sharpens the "
+                                     "pen positions only (Eq. 61-62); by default it also sharpens the pen lifts "
+                                     "(not in the paper). [default: --sharpen-eos]"),
     style: list[int] = typer.Option(None, "--style", help="Prime with stored style N (Sec. 5.5); repeat for several."),
     prime_strokes: Path = typer.Option(None, "--prime-strokes", help="Prime with this line: .h5 strokes, .npy "
                                        "(T, 3) offsets, or IAM-OnDB .xml.", metavar="FILE"),
@@ -419,6 +422,8 @@ def sample_handwriting(
         overrides.append(f"sample.best_of={best_of}")
     if unconditional:
         overrides.append("sample.unconditional=true")
+    if sharpen_eos is not None:
+        overrides.append(f"sample.sharpen_eos={str(sharpen_eos).lower()}")
     launch("sample-handwriting", task.main, [*ctx.args, *overrides])
 
 

@@ -76,3 +76,18 @@ def test_samples_follow_the_mixture() -> None:
     corr = torch.corrcoef(right[:, :2].T)[0, 1]
     assert abs(corr - 0.8) < 0.03
     assert abs(s[:, 2].mean() - 1 / (1 + math.exp(-1.0))) < 0.02  # e = 1 / (1 + exp(e_hat)), e_hat = -1
+
+
+def test_bias_sharpens_the_pen_lifts_unless_told_to_keep_the_papers_sampling() -> None:
+    # Pr(end of stroke) = 1 / (1 + exp(e_hat)) = 0.27 at e_hat = 1; sharpened: logit x (1 + b)
+    y_hat = pack(1.0, [0.0], [[0.0, 0.0]], [[0.0, 0.0]], [0.0]).float().expand(40000, -1)
+    gen = torch.Generator().manual_seed(2)
+
+    def lifts(bias: float, sharpen_eos: bool) -> float:
+        return sample_mixture(y_hat, bias, gen, sharpen_eos)[:, 2].mean().item()
+
+    e = 1 / (1 + math.exp(1.0))
+    assert abs(lifts(0.0, True) - e) < 0.01  # no bias: the network's own probability
+    assert abs(lifts(2.0, False) - e) < 0.01  # Eq. 61-62 leave the Bernoulli alone
+    assert abs(lifts(2.0, True) - 1 / (1 + math.exp(3.0))) < 0.005
+    assert mixture_params(y_hat[:1], 2.0).eos_logit.item() == -1.0  # the loss's view: unsharpened

@@ -48,9 +48,10 @@ def test_twenty_step_training_run_loss_falls(trained: tuple[Path, Path, dict[str
 def test_sample_handwriting_writes_the_page_figures_and_strokes(trained: tuple[Path, Path, dict[str, str]]) -> None:
     cwd, run, env = trained
     r = run_cli("sample-handwriting", "--text", "ab cd\\nefg", "--bias", "0", "--bias", "2", "--style", "1",
-                "--checkpoint", str(run), "--seed", "5", cwd=cwd, env=env)
+                "--checkpoint", str(run), "--seed", "5", "--paper-bias", cwd=cwd, env=env)
     assert r.returncode == 0, r.stderr[-3000:]
     (out,) = (cwd / "outputs" / "sample-handwriting" / "handwriting").iterdir()
+    assert "sharpen_eos: false" in (out / ".hydra" / "config.yaml").read_text()  # --paper-bias: Eq. 61-62 only
     for rel in ("figures/handwriting.png", "figures/handwriting.svg", "figures/attention.png",
                 "figures/mixture_density.png", "arrays/strokes.h5", "arrays/attention.h5", "results.json"):
         assert (out / rel).is_file(), rel

@@ -9,12 +9,13 @@
   So a line goes on to its next pen lift after at least one more point (a lift at the very step
   the rule fires still has its delayed stroke to draw), at most `finish_points` more points
   (default: a sixth of a character's points, 2 on the embedded corpus). On 103 validation lines
-  of 30-40 characters, read by `handwriting_judge` at bias 1 (seeds 0 and 1), this finish puts
-  the last word right in 86% of lines against 79% for a lift-ends-it rule with 4 points (which
-  cut final t's bars and drew exit ticks read as "."). A cap proportional to the text length stops
-  a line whose window never gets there.
+  of 30-40 characters, read by `handwriting_judge` at bias 1 (seeds 0 and 1, pen lifts sampled
+  as in the paper), this finish puts the last word right in 86% of lines against 79% for a
+  lift-ends-it rule with 4 points (which cut final t's bars and drew exit ticks read as ".").
+  A cap proportional to the text length stops a line whose window never gets there.
 * Biased sampling (Sec. 5.4, Eq. 61-62): b >= 0 shrinks the variances and sharpens the mixture
-  weights; b = 0 samples the network's own distribution.
+  weights; b = 0 samples the network's own distribution. By default the bias also sharpens the
+  end-of-stroke draw (`sharpen_eos`, not in the paper: paperlab/models/mixture_density.py).
 * Primed sampling (Sec. 5.5): the network first reads a real line (its strokes and its text);
   then it writes the new text, c = primer text + " " + new text, in the primer's style.
 
@@ -110,7 +111,7 @@ def _normalised(model: HandwritingModel, offsets: torch.Tensor) -> torch.Tensor:
 @torch.no_grad()
 def synthesize(model: HandwritingModel, texts: list[str], bias: float = 0.0, primer: Primer | None = None,
                generator: torch.Generator | None = None, max_points_per_char: float = 40.0,
-               finish_points: int | None = None) -> list[Sample]:
+               finish_points: int | None = None, sharpen_eos: bool = True) -> list[Sample]:
     """Write each of `texts` (one line each) with the synthesis network."""
     net = model.net
     full = [f"{primer.text} {t}" if primer is not None else t for t in texts]
@@ -145,7 +146,7 @@ def synthesize(model: HandwritingModel, texts: list[str], bias: float = 0.0, pri
         if not active.any():
             break
         y_hat = out.y_hat[:, -1]
-        x_next = sample_mixture(y_hat, bias, generator)
+        x_next = sample_mixture(y_hat, bias, generator, sharpen_eos)
         points.append(x_next)
         y_hats.append(y_hat)
         phis.append(phi)
@@ -158,7 +159,8 @@ def synthesize(model: HandwritingModel, texts: list[str], bias: float = 0.0, pri
 
 @torch.no_grad()
 def scribble(model: HandwritingModel, num_points: int, count: int = 1, bias: float = 0.0,
-             primer: Primer | None = None, generator: torch.Generator | None = None) -> list[Sample]:
+             primer: Primer | None = None, generator: torch.Generator | None = None,
+             sharpen_eos: bool = True) -> list[Sample]:
     """`count` unconditional samples of `num_points` points from the prediction network (Sec. 4)."""
     net = model.net
     state = None
@@ -170,7 +172,7 @@ def scribble(model: HandwritingModel, num_points: int, count: int = 1, bias: flo
     points, y_hats = [], []
     for _ in range(num_points):
         y_hat, state = net(x, state)
-        x = sample_mixture(y_hat[:, -1], bias, generator)[:, None]
+        x = sample_mixture(y_hat[:, -1], bias, generator, sharpen_eos)[:, None]
         points.append(x[:, 0])
         y_hats.append(y_hat[:, -1])
     return [_collect(model, "", "", points, y_hats, [], num_points, i, "length") for i in range(count)]

@@ -13,6 +13,14 @@ Numerical stability (the usual cause of "loss goes NaN mid-training"): the mixtu
 log space (log-sum-exp), log sigma is bounded below, rho is bounded inside (-1, 1), and the
 Bernoulli term uses log-sigmoid of the logit. Biased sampling (Sec. 5.4, Eq. 61-62):
 sigma_j = exp(sigma_hat_j - b), pi_j proportional to exp(pi_hat_j (1 + b)).
+
+Not in the paper: Eq. 61-62 sharpen the mixture but leave the end-of-stroke draw at the network's
+own probability, so a biased line still lifts its pen at random inside a letter now and then (or
+drags it over a gap). `sharpen_eos` (the default) gives that second discrete choice the same
+treatment as the mixture weights: logit(e_t) x (1 + b), e_t -> 0 or 1 as b grows; b = 0 is
+unchanged. On the embedded corpus's validation lines (16 seeds, README "Biased pen lifts") it
+raises the lines read with every word from 81.3% to 83.1% at bias 1 and from 82.7% to 85.2% at
+bias 2, and the lines read exactly from 55% to 62% (bias 1).
 """
 
 from __future__ import annotations
@@ -65,14 +73,16 @@ class MixtureDensity(nn.Module):
         return self.linear(h)
 
 
-def mixture_params(y_hat: torch.Tensor, bias: float = 0.0) -> MixtureParams:
-    """Split and squash y_hat (Eq. 18-22); `bias` > 0 gives the biased sampling of Eq. 61-62."""
+def mixture_params(y_hat: torch.Tensor, bias: float = 0.0, sharpen_eos: bool = False) -> MixtureParams:
+    """Split and squash y_hat (Eq. 18-22); `bias` > 0 gives the biased sampling of Eq. 61-62, and
+    with `sharpen_eos` also scales the end-of-stroke logit by (1 + bias) (not in the paper)."""
     m = (y_hat.shape[-1] - 1) // 6
     e_hat, pi_hat, mu, sigma_hat, rho_hat = torch.split(y_hat, [1, m, 2 * m, 2 * m, m], dim=-1)
     log_pi = F.log_softmax(pi_hat * (1 + bias), dim=-1)
     log_sigma = (sigma_hat - bias).clamp_min(LOG_SIGMA_MIN)
     shape = (*y_hat.shape[:-1], m, 2)
-    return MixtureParams(-e_hat.squeeze(-1), log_pi, mu.reshape(shape), log_sigma.reshape(shape),
+    eos_logit = -e_hat.squeeze(-1) * (1 + bias if sharpen_eos else 1)
+    return MixtureParams(eos_logit, log_pi, mu.reshape(shape), log_sigma.reshape(shape),
                          RHO_MAX * torch.tanh(rho_hat))
 
 
@@ -95,9 +105,11 @@ def mixture_nll(y_hat: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return -(log_mix + log_bern)
 
 
-def sample_mixture(y_hat: torch.Tensor, bias: float = 0.0, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Draw x_{t+1} (..., 3) from the (biased) mixture (Sec. 4.1 and 5.4)."""
-    p = mixture_params(y_hat, bias)
+def sample_mixture(y_hat: torch.Tensor, bias: float = 0.0, generator: torch.Generator | None = None,
+                   sharpen_eos: bool = True) -> torch.Tensor:
+    """Draw x_{t+1} (..., 3) from the (biased) mixture (Sec. 4.1 and 5.4); `sharpen_eos`: the bias
+    also sharpens the end-of-stroke draw (module docstring)."""
+    p = mixture_params(y_hat, bias, sharpen_eos)
     j = torch.multinomial(p.log_pi.exp().reshape(-1, p.log_pi.shape[-1]), 1, generator=generator)
     j = j.reshape(*p.log_pi.shape[:-1], 1)
     mu = torch.gather(p.mu, -2, j.unsqueeze(-1).expand(*j.shape, 2)).squeeze(-2)

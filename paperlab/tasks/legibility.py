@@ -88,7 +88,8 @@ def run(cfg: DictConfig, run_dir: str | Path | None = None) -> dict[str, Any]:
         run_dir = HydraConfig.get().runtime.output_dir
     run = RunDir.start(run_dir, task="legibility", name=str(cfg.name))
     results: dict[str, Any] = {"checkpoint": str(ckpt), "reader": str(reader_path), "lines": len(texts),
-                               "chars_per_line": round(float(np.mean([len(t) for t in texts])), 1), "best_of": n_best}
+                               "chars_per_line": round(float(np.mean([len(t) for t in texts])), 1), "best_of": n_best,
+                               "sharpen_eos": bool(opts.sharpen_eos)}
     if selector_path is not None:
         results["selector"] = str(selector_path)
     if split is not None:
@@ -104,7 +105,8 @@ def run(cfg: DictConfig, run_dir: str | Path | None = None) -> dict[str, Any]:
         gen = torch.Generator().manual_seed(int(cfg.seed))
         samples = []
         for k in range(0, len(texts), batch):
-            part = synthesize(model, texts[k : k + batch] * n_best, b, None, gen, max_points_per_char=cap)
+            part = synthesize(model, texts[k : k + batch] * n_best, b, None, gen, max_points_per_char=cap,
+                              sharpen_eos=bool(opts.sharpen_eos))
             samples += best_of(part, len(part) // n_best, selector)[0] if selector is not None else part
         read = reader.read([s.offsets for s in samples])
         readings[f"bias {b:g}"] = read

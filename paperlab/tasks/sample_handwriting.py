@@ -178,10 +178,11 @@ def run(cfg: DictConfig, run_dir: str | Path | None = None) -> dict[str, Any]:
         for b in biases:
             gen = torch.Generator().manual_seed(seed)  # same seed per row: rows differ only by bias/style
             if unconditional:
-                samples = scribble(model, int(s.points), 1, b, primer, gen)
+                samples = scribble(model, int(s.points), 1, b, primer, gen, sharpen_eos=bool(s.sharpen_eos))
             else:
                 cap = float(s.cap_factor) * model.points_per_char
-                samples = synthesize(model, lines * n_best, b, primer, gen, max_points_per_char=cap)
+                samples = synthesize(model, lines * n_best, b, primer, gen, max_points_per_char=cap,
+                                     sharpen_eos=bool(s.sharpen_eos))
                 if reader is not None:
                     samples, read = best_of(samples, len(lines), reader)
                     for smp, r in zip(samples, read, strict=True):
