@@ -127,6 +127,20 @@ def test_layer_one_initial_state_gradients_match_finite_differences() -> None:
                                     eps=1e-6, atol=1e-6)
 
 
+def test_layer_one_runs_in_float32_under_mixed_precision() -> None:
+    """trainer.precision=bf16-mixed: layer 1 and the window keep fp32 (their hand-written backward
+    mixes no dtypes) and give the fp32 run's values; the layers above may run in bf16."""
+    torch.manual_seed(0)
+    net, b = tiny_synthesis(), batch()
+    reference = net(b["strokes"], b["text"])
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = net(b["strokes"], b["text"])
+        out.y_hat.float().sum().backward()
+    assert out.phi.dtype == torch.float32 and torch.allclose(out.phi, reference.phi)
+    assert out.y_hat.dtype == torch.bfloat16
+    assert all(torch.isfinite(p.grad).all() for p in net.parameters())
+
+
 def test_output_derivatives_are_clipped_to_100() -> None:
     net = tiny_synthesis(lstm_clip=None)
     y = net(batch()["strokes"], batch()["text"]).y_hat

@@ -46,6 +46,11 @@ def layer1_and_window(x: torch.Tensor, text: torch.Tensor, u: torch.Tensor, h: t
                       kappa: torch.Tensor, w: torch.Tensor, weights: Layer1Weights, clip: float | None) -> Recurrence:
     """x (B, T, 3) pen offsets, text one-hot (B, U, V), positions u (U+1,), the state before x_1:
     h, c (B, H), kappa (B, K), w (B, V); clip: the LSTM derivative clip (None: off)."""
+    if torch.is_autocast_enabled(x.device.type):
+        # the hand-written backward keeps one dtype: under mixed precision the step loop would mix
+        # bf16 products with fp32 state, and the window's kappa drifts if summed in bf16
+        with torch.autocast(x.device.type, enabled=False):
+            return layer1_and_window(*(t.float() for t in (x, text, u, h, c, kappa, w)), weights, clip)
     if torch.is_grad_enabled() and any(t.requires_grad for t in (x, h, c, kappa, w, *weights)):
         return Recurrence(*_Layer1AndWindow.apply(x, text, u, h, c, kappa, w, clip, *weights))
     return _forward(x, text, u, h, c, kappa, w, weights, saved=None)
