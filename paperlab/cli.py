@@ -378,7 +378,7 @@ def vqa_baselines(ctx: typer.Context) -> None:
 
     paperlab sample-handwriting --unconditional --points 700                  # the prediction network (no text)
 
-    paperlab sample-handwriting --text "every word in order" --best-of 4      # keep the candidate a recogniser reads best
+    paperlab sample-handwriting --text "as the paper samples" --best-of 1     # one draw per line (default: best of 4)
 
     paperlab sample-handwriting --text "mine" --checkpoint outputs/train/graves_synthesis_hershey_handwriting/DATE
 """)
@@ -400,8 +400,11 @@ def sample_handwriting(
     checkpoint: str = typer.Option(None, "--checkpoint", help="RUN_DIR, .pt file or shipped model name. "
                                    "[default: graves_synthesis, or graves_prediction]", metavar="CKPT"),
     unknown: str = typer.Option(None, "--unknown", help="Characters outside the model's alphabet: error or skip."),
-    best_of: int = typer.Option(None, "--best-of", help="Write each line N times and keep the one a handwriting "
-                                "recogniser reads closest to the text (not in the paper). [default: 1]"),
+    best_of: int = typer.Option(None, "--best-of", help="Write each line N times at once and keep the one whose "
+                                "attention window is sharpest (not in the paper); 1: a single draw, as in the "
+                                "paper. [default: 4]"),
+    select: str = typer.Option(None, "--select", help="What --best-of keeps: 'window' (the sharpest alignment) or a "
+                               "recogniser (e.g. handwriting_recognizer): the candidate it reads closest to the text."),
 ) -> None:
     """Write text by hand with Graves's synthesis network (or scribble with the prediction network)."""
     from paperlab.launch import launch
@@ -409,7 +412,7 @@ def sample_handwriting(
 
     overrides = [f"sample.{key}={_quoted(str(value))}" for key, value in
                  (("text", text), ("prime_strokes", prime_strokes), ("prime_text", prime_text),
-                  ("checkpoint", checkpoint), ("unknown", unknown)) if value is not None]
+                  ("checkpoint", checkpoint), ("unknown", unknown), ("select", select)) if value is not None]
     if bias:
         overrides.append(f"sample.bias=[{','.join(repr(float(b)) for b in bias)}]")
     if style:

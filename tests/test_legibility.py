@@ -158,14 +158,14 @@ def test_legibility_command_end_to_end(tiny_models: tuple[Path, Path, Path, dict
     results = json.loads((latest / "results.json").read_text())
     assert results["lines"] == 1 and "real/cer" not in results and np.isfinite(results["bias_1/cer"])
     # best of 2, picked by a selector: the rates of the lines it kept
-    r = run_cli("legibility", f"checkpoint={synthesis}", f"reader={reader}", f"legibility.selector={reader}",
+    r = run_cli("legibility", f"checkpoint={synthesis}", f"reader={reader}", f"legibility.select={reader}",
                 "legibility.best_of=2", "legibility.lines=2", "legibility.min_chars=5", "legibility.bias=[1]",
                 cwd=cwd, env=env)
     assert r.returncode == 0, r.stderr[-3000:]
     assert "flatter" in r.stderr + r.stdout  # the selector also judges: said
     latest = max((cwd / "outputs" / "legibility" / "legibility").iterdir())
     results = json.loads((latest / "results.json").read_text())
-    assert results["best_of"] == 2 and results["selector"] == results["reader"] and results["lines"] == 2
+    assert results["best_of"] == 2 and results["select"] == results["reader"] and results["lines"] == 2
 
 
 def test_legibility_bad_input(tiny_models: tuple[Path, Path, Path, dict[str, str]]) -> None:

@@ -78,7 +78,8 @@ def test_bad_input_and_wrong_checkpoints_are_user_errors(trained: tuple[Path, Pa
     cases = [({"text": '""'}, "the text is empty"), ({"text": "'!!'", "bias": "[-1]"}, "--bias -1.0 is invalid"),
              ({"style": "[7]"}, "--style 7 does not exist"), ({"prime_text": "ab"}, "--prime-text needs --prime-strokes"),
              ({"unconditional": "true"}, "not a prediction one"), ({"text": "'~'", "unknown": "skip"}, "empty once"),
-             ({"best_of": "0"}, "--best-of 0 is not possible")]
+             ({"best_of": "0"}, "--best-of 0 is not possible"),
+             ({"text": "ab", "select": "nowhere"}, "--select nowhere: no run directory, .*give --select window")]
     for sample_kw, message in cases:
         with pytest.raises(UserError, match=message):
             sample(sample_cfg(run, **sample_kw), tmp_path / "never")
@@ -97,16 +98,20 @@ def test_bad_input_and_wrong_checkpoints_are_user_errors(trained: tuple[Path, Pa
     with pytest.raises(UserError, match="holds a handwriting prediction network, not a synthesis one"):
         sample(sample_cfg(tmp_path / "prediction.pt"), tmp_path / "never")
     results = sample(sample_cfg(tmp_path / "prediction.pt", unconditional="true", points=30), tmp_path / "scribble")
-    assert results["points"] == 30
+    assert results["points"] == 30 and results["best_of"] == 1  # null: one scribble, no text to choose by
     ckpt["learner"] = "classifier"
     torch.save(ckpt, tmp_path / "classifier.pt")
     with pytest.raises(UserError, match="holds a 'classifier' model, not a 'handwriting' one"):
         sample(sample_cfg(tmp_path / "classifier.pt"), tmp_path / "never")
 
 
-def test_best_of_keeps_the_candidate_read_closest_to_the_text() -> None:
-    from paperlab.models.handwriting_sampling import Sample
+def test_best_of_keeps_the_sharpest_window_or_the_closest_reading() -> None:
+    from paperlab.models.handwriting_sampling import Sample, window_sharpness
     from paperlab.tasks.sample_handwriting import best_of
+
+    # shares of the top position per point: 1/2 and 3/4 -> 0.625
+    assert window_sharpness(np.array([[1.0, 1.0, 0.0], [3.0, 0.0, 1.0]])) == pytest.approx(0.625)
+    assert window_sharpness(None) == 0.0
 
     class Reader:  # reads candidate j as readings[j]
         def read(self, lines: list[np.ndarray]) -> list[str]:
@@ -114,17 +119,35 @@ def test_best_of_keeps_the_candidate_read_closest_to_the_text() -> None:
 
     # two lines, three candidates each: candidate k of line i at k * 2 + i; len(offsets) = its index
     texts = ["hello", "world"] * 3
-    samples = [Sample(t, np.zeros((j, 3), np.float32), np.zeros((j, 1)), None, t, "window") for j, t in enumerate(texts)]
+    peaks = [0.5, 0.9, 0.9, 0.6, 0.7, 0.9]  # phi's top share of candidate j
+    samples = [Sample(t, np.zeros((j, 3), np.float32), np.zeros((j, 1)), np.array([[p, 1 - p]]), t, "window")
+               for j, (t, p) in enumerate(zip(texts, peaks, strict=True))]
     chosen, read = best_of(samples, 2, Reader())  # type: ignore[arg-type]
     assert [len(smp.offsets) for smp in chosen] == [2, 5] and read == ["hello", "world"]  # the first of equals
+    chosen, read = best_of(samples, 2, None)
+    assert [len(smp.offsets) for smp in chosen] == [2, 1] and read is None
 
 
-def test_best_of_samples_with_the_shipped_reader(trained: tuple[Path, Path, dict[str, str]], tmp_path: Path) -> None:
+def test_best_of_samples(trained: tuple[Path, Path, dict[str, str]], tmp_path: Path) -> None:
+    from paperlab.models.handwriting_sampling import window_sharpness
     from paperlab.tasks.sample_handwriting import run as sample
 
     _, run, _ = trained
-    results = sample(sample_cfg(run, text="'ab cd\\nef'", best_of="3", figures="false"), tmp_path / "best")
-    assert results["lines"] == 2 and StrokeSet.load(tmp_path / "best" / "arrays" / "strokes.h5").text == ["ab cd", "ef"]
+    # by default: the candidate of sharpest window, among those one batch of the same seed draws
+    sample(sample_cfg(run, text="'ab cd\\nef'", best_of="3", figures="false"), tmp_path / "window")
+    kept = StrokeSet.load(tmp_path / "window" / "arrays" / "strokes.h5").offsets
+    model, _ = load_handwriting(run)
+    drawn = synthesize(model, ["ab cd", "ef"] * 3, 1.0, None, torch.Generator().manual_seed(0),
+                       max_points_per_char=3.0 * model.points_per_char)
+    for i in range(2):
+        sharpness = [window_sharpness(smp.phi) for smp in drawn[i::2]]
+        assert len(set(sharpness)) == 3
+        np.testing.assert_array_equal(kept[i], drawn[i::2][int(np.argmax(sharpness))].offsets)
+    # or the one the shipped recogniser reads best
+    results = sample(sample_cfg(run, text="'ab cd\\nef'", best_of="3", select="handwriting_recognizer",
+                                figures="false"), tmp_path / "best")
+    assert results["lines"] == 2 and results["best_of"] == 3
+    assert StrokeSet.load(tmp_path / "best" / "arrays" / "strokes.h5").text == ["ab cd", "ef"]
     with pytest.raises(UserError, match="--best-of 2 is not possible with --unconditional"):
         sample(sample_cfg(run, best_of="2", unconditional="true"), tmp_path / "never")
 

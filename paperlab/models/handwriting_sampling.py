@@ -102,6 +102,17 @@ def window_finished(phi: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     return past_end > inside
 
 
+def window_sharpness(phi: np.ndarray | None) -> float:
+    """How cleanly the window stepped from character to character: the mean, over the pen points, of
+    the largest share of phi(t, .) on one position (1: always on a single character). Not in the
+    paper. The idea: a letter drawn while the window lingers between two characters may blend
+    their shapes, so of a line's candidates `sample-handwriting --best-of N` keeps the sharpest."""
+    if phi is None or not len(phi):
+        return 0.0
+    share = phi / phi.sum(1, keepdims=True).clip(1e-30)
+    return float(share.max(1).mean())
+
+
 def _normalised(model: HandwritingModel, offsets: torch.Tensor) -> torch.Tensor:
     x = model.stats.normalise(offsets.float())
     x[0] = 0.0  # the network starts from a null input, as in training

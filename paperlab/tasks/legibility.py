@@ -7,8 +7,9 @@ the readings are scored against the texts: character and word error rates, the s
 found in order, the share of lines read exactly. The same recogniser reading the corpus's real
 lines of those texts gives the floor the samples are compared with.
 
-`legibility.best_of` > 1 scores `sample-handwriting --best-of N`: N candidates per line, the one
-`selector` reads closest to the text kept. Judge those with a `reader` other than the selector:
+`legibility.best_of` scores `sample-handwriting --best-of N` (4 by default, 1: the paper's single
+draw): N candidates per line, the one `select` prefers kept: the sharpest window, or the candidate
+a given recogniser reads closest to the text. Judge those with a `reader` other than the selector:
 a reader that chose a candidate is partial to it.
 
 Writes results.json (the rates per bias and for the real lines), readings.jsonl (each text and
@@ -35,7 +36,7 @@ from paperlab.io.rundir import RunDir
 from paperlab.metrics.legibility import legibility_scores, load_reader
 from paperlab.models.handwriting_sampling import HandwritingModel, load_handwriting, synthesize
 from paperlab.tasks.report import print_results
-from paperlab.tasks.sample_handwriting import _floats, best_of
+from paperlab.tasks.sample_handwriting import _floats, best_of, load_selector
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +72,7 @@ def run(cfg: DictConfig, run_dir: str | Path | None = None) -> dict[str, Any]:
     n_best = int(opts.best_of)
     if n_best < 1:
         raise UserError(f"legibility.best_of={n_best} is not possible", "give legibility.best_of >= 1")
-    selector, selector_path = load_reader(opts.selector) if n_best > 1 else (None, None)
+    selector, selector_path = load_selector(opts.select) if n_best > 1 else (None, None)
     if selector_path is not None and selector_path.resolve() == reader_path.resolve():
         log.warning("the selector of best_of also judges the samples: the scores flatter them")
     if opts.texts:
@@ -90,8 +91,8 @@ def run(cfg: DictConfig, run_dir: str | Path | None = None) -> dict[str, Any]:
     results: dict[str, Any] = {"checkpoint": str(ckpt), "reader": str(reader_path), "lines": len(texts),
                                "chars_per_line": round(float(np.mean([len(t) for t in texts])), 1), "best_of": n_best,
                                "sharpen_eos": bool(opts.sharpen_eos)}
-    if selector_path is not None:
-        results["selector"] = str(selector_path)
+    if n_best > 1:
+        results["select"] = str(selector_path or opts.select)
     if split is not None:
         results["split"] = split
     readings: dict[str, list[str]] = {}
@@ -107,7 +108,7 @@ def run(cfg: DictConfig, run_dir: str | Path | None = None) -> dict[str, Any]:
         for k in range(0, len(texts), batch):
             part = synthesize(model, texts[k : k + batch] * n_best, b, None, gen, max_points_per_char=cap,
                               sharpen_eos=bool(opts.sharpen_eos))
-            samples += best_of(part, len(part) // n_best, selector)[0] if selector is not None else part
+            samples += best_of(part, len(part) // n_best, selector)[0] if n_best > 1 else part
         read = reader.read([s.offsets for s in samples])
         readings[f"bias {b:g}"] = read
         results.update({f"bias_{b:g}/{k}": v for k, v in legibility_scores(texts, read).items()})

@@ -2,7 +2,10 @@
 
 Writes the text (one or several lines: a page) with the synthesis network, at one or several
 biases (Sec. 5.4), optionally primed with a stored style or a given line (Sec. 5.5); or samples
-the prediction network unconditionally. The run directory gets the page (figures/handwriting.png
+the prediction network unconditionally. Not in the paper: each line of text is drawn N times in
+one batch (`--best-of`, default 4) and the candidate whose window steps most cleanly from character
+to character is kept (`window_sharpness`; or `--select READER`: the one a recogniser reads closest
+to the text); `--best-of 1` draws once, as the paper does. The run directory gets the page (figures/handwriting.png
 and .svg), the window's alignment phi(t, u) (figures/attention.png), the mixture densities of
 the predicted pen positions (figures/mixture_density.png) and the strokes (arrays/strokes.h5, the
 stroke format of paperlab/data/strokes.py, usable as --prime-strokes).
@@ -34,10 +37,14 @@ from paperlab.models.handwriting_sampling import (
     load_handwriting,
     scribble,
     synthesize,
+    window_sharpness,
 )
 from paperlab.tasks.report import print_results
 
 log = logging.getLogger(__name__)
+
+WINDOW = "window"  # best_of's default judge: the candidate with the sharpest alignment
+DEFAULT_BEST_OF = 4  # candidates per line of text when sample.best_of is null (README: chosen on validation lines)
 
 
 def _floats(value: Any) -> list[float]:
@@ -121,14 +128,29 @@ def primers(s: DictConfig, model: HandwritingModel) -> list[tuple[str, Primer | 
     return out or [("", None)]
 
 
-def best_of(samples: list[Sample], n_lines: int, reader: Reader) -> tuple[list[Sample], list[str]]:
+def load_selector(select: str) -> tuple[Reader | None, Path | None]:
+    """Who picks among best_of's candidates: "window" (None: the sharpest alignment, the network's
+    own judgement), or the recogniser at `select` (run dir, .pt file or shipped model) and its path."""
+    if str(select) == WINDOW:
+        return None, None
+    try:
+        return load_reader(select)
+    except UserError as err:
+        raise UserError(f"--select {select}: {err.problem}",
+                        f"give --select {WINDOW}, or a handwriting recogniser such as handwriting_recognizer") from None
+
+
+def best_of(samples: list[Sample], n_lines: int, reader: Reader | None) -> tuple[list[Sample], list[str] | None]:
     """`samples` holds candidates for `n_lines` lines (candidate k of line i at k * n_lines + i):
-    for each line, the candidate the reader reads closest to its text (the first of equals), and
-    that reading."""
-    read = reader.read([smp.offsets for smp in samples])
-    chosen = [min(range(i, len(samples), n_lines), key=lambda j: edit_distance(samples[j].text, read[j]))
-              for i in range(n_lines)]
-    return [samples[j] for j in chosen], [read[j] for j in chosen]
+    for each line, the candidate whose window is sharpest (`reader` None: `window_sharpness`), or
+    the one `reader` reads closest to its text, and then those readings; the first of equals."""
+    if reader is None:
+        read, cost = None, [-window_sharpness(smp.phi) for smp in samples]
+    else:
+        read = reader.read([smp.offsets for smp in samples])
+        cost = [edit_distance(smp.text, r) for smp, r in zip(samples, read, strict=True)]
+    chosen = [min(range(i, len(samples), n_lines), key=cost.__getitem__) for i in range(n_lines)]
+    return [samples[j] for j in chosen], None if read is None else [read[j] for j in chosen]
 
 
 def page_line(smp: Sample, primer: Primer | None, label: str) -> PageLine:
@@ -152,7 +174,7 @@ def run(cfg: DictConfig, run_dir: str | Path | None = None) -> dict[str, Any]:
         if not np.isfinite(b) or b < 0:
             raise UserError(f"--bias {b} is invalid", "the bias is >= 0 (0: unbiased; 1-2: neater)")
     unconditional = bool(s.unconditional)
-    n_best = int(s.best_of)
+    n_best = (1 if unconditional else DEFAULT_BEST_OF) if s.best_of is None else int(s.best_of)
     if n_best < 1 or (unconditional and n_best > 1):
         raise UserError(f"--best-of {n_best} is not possible" + (" with --unconditional" if n_best >= 1 else ""),
                         "give --best-of N with N >= 1 candidates per line of text")
@@ -166,7 +188,7 @@ def run(cfg: DictConfig, run_dir: str | Path | None = None) -> dict[str, Any]:
     if unconditional and int(s.points) < 1:
         raise UserError(f"--points {s.points} is too few", "give --points 600 (or any number >= 1)")
     rows_primers = primers(s, model)
-    reader = load_reader(s.reader)[0] if n_best > 1 else None
+    reader = load_selector(s.select)[0] if n_best > 1 else None
 
     if run_dir is None:
         run_dir = HydraConfig.get().runtime.output_dir
@@ -183,9 +205,9 @@ def run(cfg: DictConfig, run_dir: str | Path | None = None) -> dict[str, Any]:
                 cap = float(s.cap_factor) * model.points_per_char
                 samples = synthesize(model, lines * n_best, b, primer, gen, max_points_per_char=cap,
                                      sharpen_eos=bool(s.sharpen_eos))
-                if reader is not None:
+                if n_best > 1:
                     samples, read = best_of(samples, len(lines), reader)
-                    for smp, r in zip(samples, read, strict=True):
+                    for smp, r in zip(samples, read, strict=True) if read is not None else ():
                         log.info("best of %d: %r reads as %r", n_best, smp.text, r)
             tag = ", ".join(x for x in (label, f"bias {b:g}" if len(biases) > 1 else "") if x)
             rows += [(tag if i == 0 else "", primer, smp) for i, smp in enumerate(samples)]
@@ -206,7 +228,7 @@ def run(cfg: DictConfig, run_dir: str | Path | None = None) -> dict[str, Any]:
     save_arrays(run.arrays / "attention.h5",
                 {f"phi_{i:03d}": smp.phi for i, (_, _, smp) in enumerate(rows) if smp.phi is not None},
                 {"window_text": [smp.window_text for _, _, smp in rows]})
-    results = {"checkpoint": str(ckpt), "lines": len(rows), "points": points, "sampling_s": round(seconds, 3),
+    results = {"checkpoint": str(ckpt), "lines": len(rows), "best_of": n_best, "points": points, "sampling_s": round(seconds, 3),
                "points_per_s": round(points / max(seconds, 1e-9), 1),
                "stopped_by_window": sum(smp.stop == "window" for _, _, smp in rows),
                "stopped_by_cap": sum(smp.stop == "cap" for _, _, smp in rows),
