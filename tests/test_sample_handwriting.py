@@ -48,7 +48,8 @@ def test_twenty_step_training_run_loss_falls(trained: tuple[Path, Path, dict[str
 def test_sample_handwriting_writes_the_page_figures_and_strokes(trained: tuple[Path, Path, dict[str, str]]) -> None:
     cwd, run, env = trained
     r = run_cli("sample-handwriting", "--text", "ab cd\\nefg", "--bias", "0", "--bias", "2", "--style", "1",
-                "--checkpoint", str(run), "--seed", "5", "--paper-bias", cwd=cwd, env=env)
+                "--checkpoint", str(run), "--seed", "5", "--paper-bias", "--best-of", "2", "--select", "window",
+                cwd=cwd, env=env)
     assert r.returncode == 0, r.stderr[-3000:]
     (out,) = (cwd / "outputs" / "sample-handwriting" / "handwriting").iterdir()
     assert "sharpen_eos: false" in (out / ".hydra" / "config.yaml").read_text()  # --paper-bias: Eq. 61-62 only
@@ -59,6 +60,7 @@ def test_sample_handwriting_writes_the_page_figures_and_strokes(trained: tuple[P
     assert lines.text == ["ab cd", "efg", "ab cd", "efg"]  # two lines at two biases
     results = json.loads((out / "results.json").read_text())
     assert results["lines"] == 4 and results["points"] == sum(len(o) for o in lines.offsets) > 0
+    assert results["best_of"] == 2 and "select: window" in (out / ".hydra" / "config.yaml").read_text()
     assert results["stopped_by_window"] + results["stopped_by_cap"] == 4
     assert "<path d=" in (out / "figures" / "handwriting.svg").read_text()
     assert_user_error(run_cli("sample-handwriting", "--text", "héllo wörld", "--checkpoint", str(run), cwd=cwd, env=env),
