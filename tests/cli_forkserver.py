@@ -43,9 +43,10 @@ def _preload() -> tuple[tuple[str, str], dict[str, str]]:
             for mod in pkgutil.iter_modules(paperlab.tasks.__path__):
                 importlib.import_module(f"paperlab.tasks.{mod.name}")
             from paperlab.data import DATASETS
+            from paperlab.learners import LEARNERS
             from paperlab.models import MODELS
 
-            DATASETS.names(), MODELS.names()  # the registries import their modules at the first lookup
+            DATASETS.names(), LEARNERS.names(), MODELS.names()  # the registries import their modules at the first lookup
             sys.stdout.flush()
             sys.stderr.flush()
         finally:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 import torch
 from torch import nn
@@ -70,6 +73,20 @@ def test_registry_errors_list_the_valid_names() -> None:
         create_model("zfnet", width=3)
     with pytest.raises(UserError, match="invalid value"):
         create_model("zfnet", dropout="lots")
+
+
+def test_registries_import_their_families_at_the_first_lookup() -> None:
+    """A task that loads one kind of checkpoint imports that family only, not every paper's."""
+    code = """
+import sys
+import paperlab.learners.classifier, paperlab.models.zfnet
+before = {m for m in ("paperlab.learners.vqa", "paperlab.models.vqa") if m in sys.modules}
+from paperlab.learners import LEARNERS
+from paperlab.models import MODELS
+print(sorted(before), "vqa" in LEARNERS.names() and "lstm_q_i" in MODELS.names(), "paperlab.learners.vqa" in sys.modules)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["[]", "True", "True"]
 
 
 def test_alexnet_adapts_to_the_data_and_refuses_tiny_inputs() -> None:

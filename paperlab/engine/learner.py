@@ -18,7 +18,11 @@ from torch.utils.data import Dataset
 
 from paperlab.registry import Registry
 
-LEARNERS: Registry[type[Learner]] = Registry("learner", config_group="learner")
+# Importing a learner's module registers it; the registry does so at its first lookup, so a task
+# that loads one kind of checkpoint does not import every paper's learner.
+LEARNERS: Registry[type[Learner]] = Registry("learner", config_group="learner", modules=[
+    f"paperlab.learners.{m}" for m in ("char_lm", "classifier", "handwriting", "handwriting_recognition", "matching",
+                                       "scene_encoder", "vqa")])
 register_learner = LEARNERS.register
 
 
