@@ -52,8 +52,9 @@ test-all: ## run every test, slow ones included
 bench: ## run the benchmarks (ratios against peer libraries, printed side by side)
 	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
-lint: ## ruff check
-	$(PY) -m ruff check paperlab tests benchmarks
+lint: ## ruff check, and import-linter's layer contracts (pyproject.toml)
+	$(PY) -m ruff check paperlab tests benchmarks scripts
+	$(VENV)/bin/lint-imports
 
 format: ## ruff format + autofix
 	$(PY) -m ruff check --fix paperlab tests benchmarks

@@ -29,7 +29,7 @@ from paperlab.engine.seed import seed_everything
 from paperlab.engine.trainer import Trainer, TrainerConfig
 from paperlab.io.rundir import RunDir
 from paperlab.learners import LEARNERS
-from paperlab.models.deep_lstm import detach_state
+from paperlab.papers.graves.deep_lstm import detach_state
 
 
 def config(steps: int):

@@ -26,10 +26,10 @@ import time
 import torch
 from torch import nn
 
-from paperlab.data.strokes import DEFAULT_ALPHABET, Alphabet, OffsetStats
+from paperlab.papers.graves.handwriting.strokes import DEFAULT_ALPHABET, Alphabet, OffsetStats
 from paperlab.models import create_model
-from paperlab.models.handwriting_sampling import HandwritingModel, synthesize
-from paperlab.models.mixture_density import MixtureDensity, MixtureDensityConfig, mixture_nll
+from paperlab.papers.graves.handwriting.sampling import HandwritingModel, synthesize
+from paperlab.papers.graves.handwriting.mixture_density import MixtureDensity, MixtureDensityConfig, mixture_nll
 
 
 class SameSizes(nn.Module):

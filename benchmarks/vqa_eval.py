@@ -6,7 +6,7 @@ JSON formats, then times, in one process and alternating the two sides so machin
 
 * the official algorithm (tests/vqa_oracle.py: the official evaluator's loading and its
   question-by-question evaluate, transcribed to Python 3),
-* paperlab.metrics.vqa (read_vqa + read_results, then evaluate_records),
+* paperlab.papers.vqa.metric (read_vqa + read_results, then evaluate_records),
 
 and checks that every per-question accuracy and every aggregate is identical. Prints wall-clock
 and CPU seconds of each step and the ratios (targets: evaluate >= 30x, end to end >= 10x).
@@ -30,8 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 import vqa_messy  # noqa: E402
 import vqa_oracle  # noqa: E402
 
-from paperlab.io.vqa_json import read_results, read_vqa  # noqa: E402
-from paperlab.metrics.vqa import VQAEvaluation, evaluate_records  # noqa: E402
+from paperlab.papers.vqa.vqa_json import read_results, read_vqa  # noqa: E402
+from paperlab.papers.vqa.metric import VQAEvaluation, evaluate_records  # noqa: E402
 
 
 class Clock:

@@ -114,7 +114,7 @@ def visualize(
 ) -> None:
     """Deconvnet projections of the top-9 activations of feature maps, per conv layer (Zeiler & Fergus Fig. 2)."""
     from paperlab.launch import launch
-    from paperlab.tasks import visualize as task
+    from paperlab.papers.zeiler_fergus import visualize as task
 
     overrides = _checkpoint_overrides(run_dir, ctx.args) + (["visualize.evolution=true"] if evolution else [])
     launch("visualize", task.main, overrides)
@@ -142,7 +142,7 @@ def occlude(
 ) -> None:
     """Occlusion sensitivity (Zeiler & Fergus Fig. 7): slide a grey square, map layer-5 activation, p(true class), top class."""
     from paperlab.launch import launch
-    from paperlab.tasks import occlude as task
+    from paperlab.papers.zeiler_fergus import occlude as task
 
     overrides = _checkpoint_overrides(run_dir, ctx.args) + _images_override("occlude", image)
     overrides += [f"occlude.{k}={v}" for k, v in (("size", size), ("stride", stride)) if v is not None]
@@ -167,7 +167,7 @@ def invariance(
 ) -> None:
     """Invariance to translation, scale, rotation (Zeiler & Fergus Fig. 5): feature distances at layer 1 and 7, p(true class)."""
     from paperlab.launch import launch
-    from paperlab.tasks import invariance as task
+    from paperlab.papers.zeiler_fergus import invariance as task
 
     launch("invariance", task.main, _checkpoint_overrides(run_dir, ctx.args) + _images_override("invariance", image))
 
@@ -195,7 +195,7 @@ def sample_text(
 ) -> None:
     """Generate text with a character-level LSTM (Graves 2013 Sec. 3), streamed as it is sampled."""
     from paperlab.launch import launch
-    from paperlab.tasks import sample_text as task
+    from paperlab.papers.graves.text import sample_text as task
 
     given = {"prime": prime, "length": length, "temperature": temperature, "seed": seed,
              "checkpoint": checkpoint, "unknown": unknown}
@@ -227,7 +227,7 @@ def zsl(
     knowledge to neuron importances, learn unseen-class weights, evaluate GZSL (U, S, H) against
     ALE, explain unseen decisions with Grad-CAM. Extra arguments are Hydra overrides."""
     from paperlab.launch import launch
-    from paperlab.tasks import zsl as task
+    from paperlab.papers.niwt import zsl as task
 
     overrides = [f"zsl.redo=[{','.join(redo)}]"] if redo else []
     launch("zsl", task.main, ctx.args + overrides, resume=resume, transient=("zsl.redo",))
@@ -257,7 +257,7 @@ def gradcam(
     # Typer gives every positional after RUN_DIR to IMAGES; key=value ones are Hydra overrides
     files = [i for i in images or [] if "=" not in i]
     extra = [i for i in images or [] if "=" in i]
-    overrides = [f"gradcam.checkpoint={_quoted(where)}", f"gradcam.images={_quoted_list(files)}",
+    overrides = [f"checkpoint={_quoted(where)}", f"gradcam.images={_quoted_list(files)}",
                  f"gradcam.layer={_quoted(layer)}"]
     if target is not None:
         overrides.append(f"gradcam.target={_quoted(target)}")
@@ -330,11 +330,11 @@ def vqa_eval(
 ) -> None:
     """Score VQA results with the official metric: overall, per answer type, question type and question."""
     from paperlab.launch import launch
-    from paperlab.tasks import vqa_eval as task
+    from paperlab.papers.vqa import vqa_eval as task
 
     if annotations is None or results is None:
         raise UserError("vqa-eval needs --annotations and --results", "see: paperlab vqa-eval --help")
-    from paperlab.metrics.vqa import check_protocol
+    from paperlab.papers.vqa.metric import check_protocol
 
     check_protocol(protocol)
     overrides = [f"annotations={_quoted(str(annotations.resolve()))}", f"results={_quoted(str(results.resolve()))}",
@@ -358,7 +358,7 @@ def vqa_eval(
 def vqa_baselines(ctx: typer.Context) -> None:
     """The VQA paper's baselines (random, prior yes, per-question-type prior, nearest neighbour). Extra arguments are overrides."""
     from paperlab.launch import launch
-    from paperlab.tasks import vqa_baselines as task
+    from paperlab.papers.vqa import vqa_baselines as task
 
     launch("vqa-baselines", task.main, ctx.args)
 
@@ -408,11 +408,13 @@ def sample_handwriting(
 ) -> None:
     """Write text by hand with Graves's synthesis network (or scribble with the prediction network)."""
     from paperlab.launch import launch
-    from paperlab.tasks import sample_handwriting as task
+    from paperlab.papers.graves.handwriting import sample_handwriting as task
 
     overrides = [f"sample.{key}={_quoted(str(value))}" for key, value in
                  (("text", text), ("prime_strokes", prime_strokes), ("prime_text", prime_text),
-                  ("checkpoint", checkpoint), ("unknown", unknown), ("select", select)) if value is not None]
+                  ("unknown", unknown), ("select", select)) if value is not None]
+    if checkpoint is not None:
+        overrides.append(f"checkpoint={_quoted(checkpoint)}")
     if bias:
         overrides.append(f"sample.bias=[{','.join(repr(float(b)) for b in bias)}]")
     if style:
@@ -444,7 +446,7 @@ def sample_handwriting(
 def legibility(ctx: typer.Context) -> None:
     """Score the synthesis network's handwriting: a recogniser reads its samples (error rates per bias)."""
     from paperlab.launch import launch
-    from paperlab.tasks import legibility as task
+    from paperlab.papers.graves.handwriting import legibility as task
 
     launch("legibility", task.main, ctx.args)
 

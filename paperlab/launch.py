@@ -1,4 +1,4 @@
-"""The bridge from a CLI command to Hydra (design.md, "CLI -> Hydra").
+"""The bridge from a CLI command to Hydra (docs/design.md, "CLI -> Hydra").
 
 Typer owns `--help`, typed options and completion; Hydra owns composition, the whole override
 grammar, multirun (-m), `--cfg`, run directories, logging and launchers. Before handing over, the

@@ -38,10 +38,12 @@ def _preload() -> tuple[tuple[str, str], dict[str, str]]:
         try:
             for name in PRELOAD:
                 importlib.import_module(name)
+            import paperlab.papers
             import paperlab.tasks
 
-            for mod in pkgutil.iter_modules(paperlab.tasks.__path__):
-                importlib.import_module(f"paperlab.tasks.{mod.name}")
+            for package in (paperlab.tasks, paperlab.papers):  # every command's module
+                for mod in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):
+                    importlib.import_module(mod.name)
             from paperlab.data import DATASETS
             from paperlab.learners import LEARNERS
             from paperlab.models import MODELS

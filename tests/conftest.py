@@ -165,14 +165,45 @@ def assert_user_error(result: CLIResult, *needles: str) -> str:
     return lines[0]
 
 
+@contextlib.contextmanager
+def raises_user_error(*needles: str):
+    """In process, what `assert_user_error` checks of the command line: the block raises a
+    UserError (the CLI's exit code 2) whose one line holds every needle. Yields pytest's
+    ExceptionInfo; `str(info.value)` is the line the CLI prints after 'error: '."""
+    from paperlab.errors import UserError
+
+    with pytest.raises(UserError) as info:
+        yield info
+    line = str(info.value)
+    assert info.value.exit_code == 2, (info.value.exit_code, line)
+    assert "\n" not in line, line
+    for needle in needles:
+        assert needle in line, (needle, line)
+
+
+def task_config(task: str, overrides: list[str]):
+    """A task's config as the command line would compose it (`paperlab <task> OVERRIDES`): what an
+    in-process test hands to the task's `run(cfg, run_dir=...)`."""
+    from paperlab.launch import composed
+
+    with composed(task, list(overrides)) as cfg:
+        return cfg
+
+
+def build_in_cache(cfg, cache: Path):
+    """build_data(cfg) with paperlab's cache (paths.cache) in `cache`: what it generates goes there."""
+    from paperlab.data import build_data
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PAPERLAB_CACHE", str(cache))
+        return build_data(cfg)
+
+
 @pytest.fixture(scope="session")
 def tiny_sort_of_clevr(tmp_path_factory: pytest.TempPathFactory):
     """The embedded relational scenes, generated small (40 / 6 / 10 images) into a temp cache."""
     from omegaconf import OmegaConf
 
-    from paperlab.data import build_data
-
     cfg = OmegaConf.load(REPO / "conf" / "data" / "sort_of_clevr.yaml")
-    cfg.merge_with({"cache_dir": str(tmp_path_factory.mktemp("cache")), "train_images": 40, "val_images": 6,
-                    "test_images": 10})
-    return build_data(cfg)
+    cfg.merge_with({"train_images": 40, "val_images": 6, "test_images": 10})
+    return build_in_cache(cfg, tmp_path_factory.mktemp("cache"))

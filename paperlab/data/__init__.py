@@ -1,5 +1,5 @@
 """Datasets: one module per family, each with a loader for the paper's real on-disk format and an
-embedded default that runs offline (see shared/data.md). Builders are registered by name; the
+embedded default that runs offline (docs/design.md, "Data"). Builders are registered by name; the
 name is the `data=` config choice."""
 
 from __future__ import annotations
@@ -14,8 +14,7 @@ from paperlab.registry import Registry
 
 # Importing a family's module registers its datasets (timm-style); the registry does so at its first lookup.
 DATASETS: Registry[Callable[[DictConfig], Any]] = Registry("dataset", config_group="data", modules=[
-    f"paperlab.data.{m}" for m in ("awa2", "captions", "cifar", "cub", "easy_vqa", "hershey_handwriting", "iam_ondb",
-                                   "imagenet", "mnist", "sort_of_clevr", "text", "vqa", "zsl_fashion", "zsl_shapes")])
+    f"paperlab.data.{m}" for m in ("cifar", "imagenet", "mnist", "text")])
 register_data = DATASETS.register
 T = TypeVar("T")
 

@@ -28,6 +28,7 @@ from paperlab.data import register_data
 from paperlab.data.images import ImageData, ImageInfo, split_train_val
 from paperlab.engine.seed import derive_seed
 from paperlab.errors import UserError
+from paperlab.paths import cache_dir
 
 LAYOUT = "<root>/train/<wnid>/*.JPEG and <root>/val/<wnid>/*.JPEG"
 CROP = 224
@@ -112,7 +113,7 @@ def imagenet(cfg: DictConfig) -> ImageData:
     if train.classes != test.classes:
         raise UserError("train/ and val/ have different class folders", f"expected {LAYOUT} with the same wnids")
     key = hashlib.sha1(str(root.resolve()).encode()).hexdigest()[:12]
-    cache = Path(cfg.get("cache_dir") or Path.home() / ".cache" / "paperlab") / f"imagenet_mean_{key}_{cfg.mean_images}.pt"
+    cache = cache_dir("imagenet") / f"mean_{key}_{cfg.mean_images}.pt"
     mean = mean_image(train, int(cfg.mean_images), cache)
     tr, va = split_train_val(len(train), int(cfg.val_size), int(cfg.get("split_seed", 0)))
     splits = {

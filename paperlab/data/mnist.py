@@ -19,6 +19,7 @@ from omegaconf import DictConfig
 from paperlab.data import register_data
 from paperlab.data.images import ImageData, in_memory_image_data
 from paperlab.errors import UserError
+from paperlab.paths import data_dir
 
 FILES = {
     "train_x": "train-images-idx3-ubyte",
@@ -102,20 +103,20 @@ def load_idx_dataset(cfg: DictConfig, torchvision_name: str, defaults: list[Path
     return train_x.unsqueeze(1), train_y, test_x.unsqueeze(1), test_y
 
 
-def _default_roots(name: str) -> list[Path]:
-    roots = [Path(os.environ["PAPERLAB_DATA"]) / name] if "PAPERLAB_DATA" in os.environ else []
-    return roots + [Path.home() / ".cache" / "paperlab" / name]
+def fashion_mnist_arrays(cfg: DictConfig) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Fashion-MNIST's (train images, labels, test images, labels): data.root, else paths.data's
+    fashion-mnist/, else Debian's package."""
+    return load_idx_dataset(cfg, "FashionMNIST", [data_dir("fashion-mnist"), DEBIAN_FASHION])
 
 
 @register_data("fashion_mnist")
 def fashion_mnist(cfg: DictConfig) -> ImageData:
     """Fashion-MNIST: 60k/10k 28x28 grey clothing images, 10 classes (embedded default)."""
-    tx, ty, vx, vy = load_idx_dataset(cfg, "FashionMNIST", _default_roots("fashion-mnist") + [DEBIAN_FASHION])
-    return in_memory_image_data(tx, ty, vx, vy, FASHION_CLASSES, cfg)
+    return in_memory_image_data(*fashion_mnist_arrays(cfg), FASHION_CLASSES, cfg)
 
 
 @register_data("mnist")
 def mnist(cfg: DictConfig) -> ImageData:
     """MNIST: 60k/10k 28x28 handwritten digits (data.root, or data.download=true)."""
-    tx, ty, vx, vy = load_idx_dataset(cfg, "MNIST", _default_roots("mnist"))
+    tx, ty, vx, vy = load_idx_dataset(cfg, "MNIST", [data_dir("mnist")])
     return in_memory_image_data(tx, ty, vx, vy, DIGITS, cfg)

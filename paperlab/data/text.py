@@ -17,7 +17,7 @@ Networks", Sec. 3 (text prediction).
   per line). `data=ptb_word` reads the word files `ptb.{train,valid,test}.txt` and models their
   characters (Sec. 3.1 uses the character-level version of the word-level corpus).
 
-A corpus is a `Vocab` (the symbols: Unicode code points or byte values) and, per split, the text
+A corpus is a `SymbolVocab` (the symbols: Unicode code points or byte values) and, per split, the text
 and its symbol ids. The vocabulary covers every split (Sec. 3.2 models the 205 byte values that
 occur in the whole file): a symbol met only in the test text keeps an (untrained) output unit, so its
 probability is still counted, never skipped.
@@ -56,7 +56,7 @@ ENWIK8_SPLITS = {
 
 
 @dataclass
-class Vocab:
+class SymbolVocab:
     """The symbols a model reads and predicts: Unicode code points (unit "char") or byte values
     (unit "byte"), sorted. Ids are positions in `symbols`."""
 
@@ -69,7 +69,7 @@ class Vocab:
         self._sorted = np.asarray(self.symbols, dtype=np.int64)
 
     @classmethod
-    def build(cls, unit: str, *texts: str | bytes) -> Vocab:
+    def build(cls, unit: str, *texts: str | bytes) -> SymbolVocab:
         seen: set[int] = set()
         for text in texts:
             seen.update(np.unique(_codes(text)).tolist())
@@ -111,12 +111,12 @@ class Vocab:
         return {"unit": self.unit, "symbols": list(self.symbols)}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Vocab:
+    def from_dict(cls, d: dict[str, Any]) -> SymbolVocab:
         return cls(d["unit"], [int(s) for s in d["symbols"]])
 
 
 class _Decoder:
-    def __init__(self, vocab: Vocab) -> None:
+    def __init__(self, vocab: SymbolVocab) -> None:
         self.symbols = vocab.symbols
         self.bytes = vocab.unit == "byte"
         self.utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
@@ -140,7 +140,7 @@ class TextCorpus:
     """A corpus split three ways: the texts (for compressor baselines) and their symbol ids."""
 
     name: str
-    vocab: Vocab
+    vocab: SymbolVocab
     texts: dict[str, str | bytes]
 
     def __post_init__(self) -> None:
@@ -151,7 +151,7 @@ class TextCorpus:
         if not texts.get("train"):
             raise UserError(f"corpus '{name}' has an empty training split",
                             "give a larger corpus or a larger training fraction (data.split)")
-        return cls(name, Vocab.build(unit, *texts.values()), texts)
+        return cls(name, SymbolVocab.build(unit, *texts.values()), texts)
 
     def sizes(self) -> dict[str, int]:
         return {split: len(text) for split, text in self.texts.items()}

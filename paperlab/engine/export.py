@@ -18,7 +18,7 @@ from paperlab.engine.restore import resolve_checkpoint
 from paperlab.errors import UserError
 from paperlab.io.atomic import read_json, write_json
 
-KEEP = ("kind", "learner", "model", "config", "extras", "versions", "trainer")
+KEEP = ("kind", "learner", "model", "model_name", "model_args", "config", "extras", "versions", "trainer")
 
 
 def export_run(run_dir: Path, name: str, dest: Path = ASSETS, snapshots: bool = False,

@@ -8,7 +8,7 @@ by `eval_step` as *sums* (and counts) so they reduce exactly across batches and 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +20,8 @@ from paperlab.registry import Registry
 
 # Importing a learner's module registers it; the registry does so at its first lookup, so a task
 # that loads one kind of checkpoint does not import every paper's learner.
-LEARNERS: Registry[type[Learner]] = Registry("learner", config_group="learner", modules=[
-    f"paperlab.learners.{m}" for m in ("char_lm", "classifier", "handwriting", "handwriting_recognition", "matching",
-                                       "scene_encoder", "vqa")])
+LEARNERS: Registry[type[Learner]] = Registry("learner", config_group="learner",
+                                             modules=["paperlab.learners.classifier"])
 register_learner = LEARNERS.register
 
 
@@ -36,6 +35,12 @@ class Learner:
     #: False for data that must be read in order (e.g. truncated BPTT over consecutive segments:
     #: the trainer then serves indices 0, 1, 2, ... and batch k holds indices kB..kB+B-1)
     shuffle_train: bool = True
+    #: False: the learner steps its optimisers itself, in `manual_step` (the trainer's own step
+    #: backpropagates `training_step`'s loss and steps the one optimiser)
+    automatic_optimization: bool = True
+    #: a dataclass of plain-type fields: what using a trained model needs besides the model itself
+    #: (class names, a vocabulary, an alphabet...); None when it needs nothing
+    Extras: type | None = None
 
     def datasets(self) -> dict[str, Dataset]:
         """Splits by name: "train" and "val" are required, "test" is scored once at the end."""
@@ -68,6 +73,20 @@ class Learner:
     def param_groups(self) -> Iterable[Any]:
         return self.model.parameters()
 
+    def configure_optimizers(self, build: Callable[[Iterable[Any]], torch.optim.Optimizer]
+                             ) -> dict[str, torch.optim.Optimizer]:
+        """Named optimisers; `build(params)` makes one as optim.* says. Default: one, "main", over
+        `param_groups()`. Several (a VAE and its discriminator, one per block) need `manual_step`;
+        each gets the schedule sched.* describes, and all are checkpointed."""
+        return {"main": build(self.param_groups())}
+
+    def manual_step(self, model: nn.Module, batch: Any, optimizers: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """With `automatic_optimization = False`: one training step done by the learner itself
+        (backward passes and optimiser steps: several optimisers, a closure for L-BFGS, a
+        full-batch step). `optimizers` holds those of `configure_optimizers` by name. Returns the
+        loss (checked for NaN/inf after the step) and values to log, as `training_step` does."""
+        raise NotImplementedError
+
     def on_after_backward(self, model: nn.Module) -> None:
         """After loss.backward(), before the optimizer step (custom gradient clipping, ...)."""
 
@@ -88,7 +107,7 @@ class Learner:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore what `state_dict` returned."""
 
-    def checkpoint_extras(self) -> dict[str, Any]:
-        """Plain-type facts stored in every checkpoint (e.g. class names, vocabularies), so that
-        analysis commands can rebuild the model from the checkpoint alone."""
-        return {}
+    def checkpoint_extras(self) -> Any:
+        """The `Extras` record stored in every checkpoint beside the weights, so that a command can
+        use the model from the checkpoint alone (`paperlab.engine.restore.load_model`)."""
+        return None

@@ -8,7 +8,7 @@ knows (total_steps, epochs, steps_per_epoch, T_max) are left null in the yaml an
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,3 +74,65 @@ def build_schedule(
         raise UserError(f"cannot build the schedule {node.get('_target_')}: {str(err).splitlines()[0]}",
                         "check the sched.* overrides") from None
     return Schedule(scheduler, interval, monitor)
+
+
+def _check_planned_length(scheduler: Any, state: dict[str, Any]) -> None:
+    """Load a schedule's state; one planned to a fixed end (one-cycle's total_steps, cosine's
+    T_max) cannot be stretched over a longer resumed run: past its end it fails or restarts."""
+    planned = {k: getattr(scheduler, k) for k in ("total_steps", "T_max") if hasattr(scheduler, k)}
+    scheduler.load_state_dict(state)
+    for key, length in planned.items():
+        if length > getattr(scheduler, key):
+            raise UserError(f"the run's schedule ends after {getattr(scheduler, key)} ({key}); "
+                            f"this resume would need {length}",
+                            "go on at a fixed rate with sched=constant optim.lr=X, or start a new run "
+                            "with the longer trainer.max_epochs")
+
+
+class Optimizers:
+    """A learner's named optimisers (one, "main", for most), each with its schedule from sched.*:
+    stepped, checkpointed and restored together."""
+
+    def __init__(self, optimizers: dict[str, torch.optim.Optimizer], cfg: DictConfig | None, steps_per_epoch: int,
+                 max_epochs: int) -> None:
+        self.optimizers = optimizers
+        self.schedules = {k: build_schedule(cfg, o, steps_per_epoch, max_epochs) for k, o in optimizers.items()}
+
+    def __getitem__(self, name: str) -> torch.optim.Optimizer:
+        return self.optimizers[name]
+
+    def __iter__(self) -> Iterator[torch.optim.Optimizer]:
+        return iter(self.optimizers.values())
+
+    @property
+    def scheduled(self) -> bool:
+        return any(s.scheduler is not None for s in self.schedules.values())
+
+    @property
+    def lr(self) -> float:
+        """The learning rate of the first optimiser's first group (what the logs show)."""
+        return next(iter(self)).param_groups[0]["lr"]
+
+    def set_lr(self, lr: float) -> None:
+        for optimizer in self:
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+
+    def step_schedules(self, interval: str, metrics: dict[str, float] | None = None) -> None:
+        for schedule in self.schedules.values():
+            schedule.step(interval, metrics)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
+                "schedulers": {k: s.scheduler.state_dict() for k, s in self.schedules.items() if s.scheduler is not None}}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        saved = state["optimizers"]
+        if set(saved) != set(self.optimizers):
+            raise UserError(f"the checkpoint has the optimisers {sorted(saved)}, this learner {sorted(self.optimizers)}",
+                            "resume with the run's own config")
+        for k, o in self.optimizers.items():
+            o.load_state_dict(saved[k])
+        for k, s in self.schedules.items():
+            if s.scheduler is not None and k in state.get("schedulers", {}):
+                _check_planned_length(s.scheduler, state["schedulers"][k])

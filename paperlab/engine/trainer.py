@@ -1,7 +1,8 @@
 """The training loop shared by every paper.
 
 Epochs of optimizer steps with a progress bar (ETA, loss, throughput), evaluation, optimizers and
-schedules from config, gradient clipping, AMP on CUDA, device auto-selection, seeding, atomic
+schedules from config (one, or several that the learner steps itself: `Learner.manual_step`),
+gradient clipping, AMP on CUDA or float64 (`trainer.precision`), device auto-selection, seeding, atomic
 checkpoints every N steps/epochs, exact resume, a NaN/inf guard, early stopping, and DDP
 (rank 0 writes; samplers shard by rank; metrics are reduced over ranks; all ranks agree when to
 stop, on a preemption signal or a NaN, so that none waits for a rank that left; checkpoints hold
@@ -15,14 +16,14 @@ checkpoint of step k replays steps k+1.. with the same batches and the same rand
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import os
 import signal
-import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,8 +52,8 @@ from paperlab.engine.checkpoint import (
     save_checkpoint,
     set_rng_state,
 )
+from paperlab.engine.devices import Precision, select_device, to_device
 from paperlab.engine.distributed import (
-    DistInfo,
     all_reduce_sum,
     barrier,
     check_distinct_gpus,
@@ -61,13 +62,14 @@ from paperlab.engine.distributed import (
     init_distributed,
     max_over_ranks,
     mean_over_ranks,
-    rank_gpu,
 )
 from paperlab.engine.learner import Learner
-from paperlab.engine.optim import Schedule, build_optimizer, build_schedule
+from paperlab.engine.optim import Optimizers, build_optimizer
+from paperlab.engine.preemption import StopSignals
 from paperlab.engine.seed import derive_seed, seed_everything
 from paperlab.errors import TrainingDiverged, UserError
 from paperlab.io.rundir import RunDir, versions
+from paperlab.models import model_spec
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +88,7 @@ class TrainerConfig:
     limit_train_batches: int | None = None  # cap batches per epoch (quick runs, tests)
     limit_eval_batches: int | None = None
     gradient_clip_val: float | None = None  # max global gradient norm
-    precision: str = "auto"  # "32", "bf16-mixed", "16-mixed"; auto: bf16-mixed on CUDA, else 32
+    precision: str = "auto"  # "32", "64", "bf16-mixed", "16-mixed"; auto: bf16-mixed on CUDA, else 32
     device: str = "auto"  # auto: cuda (local rank) if available, else cpu
     deterministic: bool = False
     log_every_n_steps: int = 50
@@ -101,31 +103,6 @@ class TrainerConfig:
     progress: bool = True
 
 
-def select_device(name: str, info: DistInfo) -> torch.device:
-    """This rank's device: `auto` is its GPU where there is one, else the CPU."""
-    if name == "auto":
-        return rank_gpu(info) if torch.cuda.is_available() else torch.device("cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise UserError(f"unknown device '{name}'", "use trainer.device=auto, cpu or cuda") from None
-    if device.type == "cuda" and device.index is None and info.enabled:
-        return rank_gpu(info)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise UserError("trainer.device=cuda but no CUDA GPU is visible", "use trainer.device=auto or cpu")
-    return device
-
-
-def to_device(batch: Any, device: torch.device) -> Any:
-    if isinstance(batch, torch.Tensor):
-        return batch.to(device, non_blocking=True)
-    if isinstance(batch, (list, tuple)):
-        return type(batch)(to_device(b, device) for b in batch)
-    if isinstance(batch, dict):
-        return {k: to_device(v, device) for k, v in batch.items()}
-    return batch
-
-
 class _LossRateColumn(ProgressColumn):
     """Running loss and throughput, for the tasks that report them."""
 
@@ -133,37 +110,6 @@ class _LossRateColumn(ProgressColumn):
         if "loss" not in task.fields:
             return Text("")
         return Text(f"loss {task.fields['loss']:.4f}  {task.fields['rate']:.0f}/s")
-
-
-class _Stop:
-    """SIGTERM, SIGUSR1 and SIGUSR2 (preemption, a time limit near: SLURM's --signal, submitit's
-    USR2) set a flag; the loop checkpoints and exits at the next step."""
-
-    SIGNALS = (signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2)
-
-    def __init__(self) -> None:
-        self.signal: int | None = None  # received by this process
-        self.decided = 0  # agreed by all ranks: stop after the current step
-
-    def agreed(self) -> int:
-        """The signal to stop for (0: none), the same on every rank, so that all ranks stop after
-        the same step (one rank may get the signal a step before another)."""
-        self.decided = max_over_ranks(self.signal or 0)
-        return self.decided
-
-    @contextmanager
-    def installed(self) -> Iterator[_Stop]:
-        if threading.current_thread() is not threading.main_thread():
-            yield self
-            return
-        old = {s: signal.getsignal(s) for s in self.SIGNALS}
-        for s in old:
-            signal.signal(s, lambda signum, frame: setattr(self, "signal", signum))
-        try:
-            yield self
-        finally:
-            for s, h in old.items():
-                signal.signal(s, h)
 
 
 @dataclass
@@ -183,8 +129,7 @@ class _Fit:
     learner: Learner
     model: nn.Module  # learner.model, or its DistributedDataParallel wrapper
     splits: dict[str, Dataset]
-    optimizer: torch.optim.Optimizer
-    schedule: Schedule
+    optimizers: Optimizers
     scaler: torch.amp.GradScaler | None
     steps_per_epoch: int
     monitor: str
@@ -221,27 +166,10 @@ class Trainer:
         self.device_info = init_distributed()
         check_distinct_gpus(self.device)
         self.is_main = self.device_info.is_main
-        self.amp_dtype = self._amp_dtype(cfg.precision)
+        self.precision = Precision(cfg.precision, self.device)
         self.state = _State()
 
     # -- setup ------------------------------------------------------------------------------------
-    def _amp_dtype(self, precision: str) -> torch.dtype | None:
-        if precision == "auto":
-            if self.device.type == "cuda" and torch.cuda.is_bf16_supported():
-                return torch.bfloat16
-            return None
-        table = {"32": None, "bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}
-        if precision not in table:
-            raise UserError(f"unknown precision '{precision}'", "use trainer.precision=auto, 32, bf16-mixed or 16-mixed")
-        if table[precision] is not None and self.device.type != "cuda":
-            raise UserError(f"trainer.precision={precision} needs a CUDA device", "use trainer.precision=32 on CPU")
-        return table[precision]
-
-    def _autocast(self) -> Any:
-        if self.amp_dtype is None:
-            return nullcontext()
-        return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
-
     def loader(self, learner: Learner, split: str, dataset: Dataset, epoch: int = 0, skip: int = 0) -> DataLoader:
         """A DataLoader for a split: shuffled by (seed, epoch) for training, sharded by rank."""
         train = split == "train"
@@ -270,23 +198,28 @@ class Trainer:
         return steps
 
     # -- checkpoints ----------------------------------------------------------------------------
+    def _model_record(self, learner: Learner) -> dict[str, Any]:
+        """What rebuilds the model: weights, ModelSpec, the learner and its Extras (load_model)."""
+        spec = model_spec(learner.model)
+        extras = learner.checkpoint_extras()
+        return {"learner": self.config.get("learner"), "model": learner.model.state_dict(),
+                "model_name": spec and spec.name, "model_args": spec and spec.args,
+                "extras": None if extras is None else dataclasses.asdict(extras)}
+
     def _checkpoint_state(self, f: _Fit) -> dict[str, Any]:
         s = self.state
         rng = rng_state()
         return {
             "kind": "paperlab/train",
-            "learner": self.config.get("learner"),
-            "model": f.learner.model.state_dict(),
+            **self._model_record(f.learner),
             "learner_state": f.learner.state_dict(),
-            "optimizer": f.optimizer.state_dict(),
-            "scheduler": f.schedule.scheduler.state_dict() if f.schedule.scheduler is not None else None,
+            **f.optimizers.state_dict(),
             "scaler": f.scaler.state_dict() if f.scaler is not None else None,
             "trainer": {"epoch": s.epoch, "batch_in_epoch": s.batch_in_epoch, "step": s.step,
                         "best": s.best, "bad_evals": s.bad_evals},
             "rng": rng,  # rank 0's streams; every rank's in rng_by_rank under DDP
             "rng_by_rank": gather_objects(rng) if self.device_info.enabled else None,
             "config": self.config,
-            "extras": f.learner.checkpoint_extras(),
             "versions": versions(),
         }
 
@@ -302,9 +235,7 @@ class Trainer:
         ckpt = load_checkpoint(path, map_location=self.device)
         load_weights(f.learner.model, ckpt, path, "resume with the run's own config (no model overrides)")
         f.learner.load_state_dict(ckpt.get("learner_state") or {})
-        f.optimizer.load_state_dict(ckpt["optimizer"])
-        if f.schedule.scheduler is not None and ckpt.get("scheduler") is not None:
-            self._resume_schedule(f.schedule.scheduler, ckpt["scheduler"])
+        f.optimizers.load_state_dict(ckpt)
         if f.scaler is not None and ckpt.get("scaler") is not None:
             f.scaler.load_state_dict(ckpt["scaler"])
         t = ckpt["trainer"]
@@ -316,30 +247,16 @@ class Trainer:
             log.info("resumed from %s at epoch %d, step %d", path, self.state.epoch + 1, self.state.step)
         return self._rank_rng(ckpt)
 
-    @staticmethod
-    def _resume_schedule(scheduler: Any, state: dict[str, Any]) -> None:
-        """Load a schedule's state; one planned to a fixed end (one-cycle's total_steps, cosine's
-        T_max) cannot be stretched over a longer resumed run: past its end it fails or restarts."""
-        planned = {k: getattr(scheduler, k) for k in ("total_steps", "T_max") if hasattr(scheduler, k)}
-        scheduler.load_state_dict(state)
-        for key, length in planned.items():
-            if length > getattr(scheduler, key):
-                raise UserError(f"the run's schedule ends after {getattr(scheduler, key)} ({key}); "
-                                f"this resume would need {length}",
-                                "go on at a fixed rate with sched=constant optim.lr=X, or start a new run "
-                                "with the longer trainer.max_epochs")
-
     def _resume_lr(self, f: _Fit, saved: float | None) -> None:
         """A resumed run at a constant learning rate takes a new `optim.lr` from here on (annealing
         by hand, step by step, as one would between runs); a schedule's rates cannot be changed midway."""
         lr = self.optim_cfg.get("lr")
         if saved is None or lr is None or float(saved) == float(lr):
             return
-        if f.schedule.scheduler is not None:
+        if f.optimizers.scheduled:
             raise UserError(f"optim.lr changed on resume ({saved} -> {lr}) but the run follows a schedule",
                             "resume without optim.lr, or start a new run")
-        for group in f.optimizer.param_groups:
-            group["lr"] = float(lr)
+        f.optimizers.set_lr(float(lr))
         if self.is_main:
             log.info("learning rate %g -> %g from step %d on (optim.lr given on resume)", saved, lr, self.state.step)
 
@@ -365,8 +282,8 @@ class Trainer:
         for i, batch in enumerate(loader):
             if i >= total:
                 break
-            with self._autocast():
-                out = learner.eval_step(model, to_device(batch, self.device))
+            with self.precision.autocast():
+                out = learner.eval_step(model, to_device(batch, self.device, self.precision.dtype))
             for k, v in out.items():
                 sums[k] = sums.get(k, 0) + v.detach().double()
             if task is not None:
@@ -391,7 +308,7 @@ class Trainer:
         elif resume:  # a rank the checkpoint has no streams for: fresh ones, not the first steps' again
             seed_everything(derive_seed(self.seed, self.device_info.rank, self.state.step))
 
-        stop = _Stop()
+        stop = StopSignals()
         with self._progress() as progress, stop.installed():
             epochs_task = progress.add_task("epochs", total=self.cfg.max_epochs, completed=self.state.epoch)
             while self.state.epoch < self.cfg.max_epochs and not self._done():
@@ -411,44 +328,53 @@ class Trainer:
         for required in ("train", "val"):
             if required not in splits:
                 raise RuntimeError(f"{type(learner).__name__}.datasets() has no '{required}' split")
-        learner.model.to(self.device)
+        learner.model.to(self.device, dtype=self.precision.dtype)
         model: nn.Module = learner.model
         if self.device_info.enabled:
             ids = [self.device.index] if self.device.type == "cuda" else None
             model = nn.parallel.DistributedDataParallel(learner.model, device_ids=ids)
-        optimizer = build_optimizer(self.optim_cfg, learner.param_groups())
         steps_per_epoch = self._steps_per_epoch(len(splits["train"]))
+        optimizers = learner.configure_optimizers(lambda params: build_optimizer(self.optim_cfg, params))
         return _Fit(
-            learner=learner, model=model, splits=splits, optimizer=optimizer,
-            schedule=build_schedule(self.sched_cfg, optimizer, steps_per_epoch, self.cfg.max_epochs),
-            scaler=torch.amp.GradScaler(self.device.type) if self.amp_dtype == torch.float16 else None,
+            learner=learner, model=model, splits=splits,
+            optimizers=Optimizers(optimizers, self.sched_cfg, steps_per_epoch, self.cfg.max_epochs),
+            scaler=torch.amp.GradScaler(self.device.type) if self.precision.amp_dtype == torch.float16 else None,
             steps_per_epoch=steps_per_epoch, monitor=self.cfg.monitor or learner.monitor,
             mode=self.cfg.monitor_mode or learner.monitor_mode,
         )
 
     def _optimizer_step(self, f: _Fit, batch: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """Forward, NaN/inf guard, backward, clipping, optimizer and schedule step."""
-        with self._autocast():
+        """One step: forward, NaN/inf guard, backward, clipping, optimizer and schedule step; or the
+        learner's own step (several optimisers, closures), guarded after it."""
+        if not f.learner.automatic_optimization:
+            with self.precision.autocast():
+                loss, logs = f.learner.manual_step(f.model, batch, f.optimizers)
+            if self._nonfinite(loss):
+                self._diverged(loss)
+            f.optimizers.step_schedules("step")
+            return loss, logs
+        (optimizer,) = f.optimizers
+        with self.precision.autocast():
             loss, logs = f.learner.training_step(f.model, batch)
         if self._nonfinite(loss):
             self._diverged(loss)
-        f.optimizer.zero_grad(set_to_none=True)
+        optimizer.zero_grad(set_to_none=True)
         (f.scaler.scale(loss) if f.scaler else loss).backward()
         if f.scaler:
-            f.scaler.unscale_(f.optimizer)
+            f.scaler.unscale_(optimizer)
         f.learner.on_after_backward(f.model)
         if self.cfg.gradient_clip_val:
             torch.nn.utils.clip_grad_norm_(f.learner.model.parameters(), self.cfg.gradient_clip_val)
         if f.scaler:
-            f.scaler.step(f.optimizer)
+            f.scaler.step(optimizer)
             f.scaler.update()
         else:
-            f.optimizer.step()
+            optimizer.step()
         f.learner.on_after_optimizer_step()
-        f.schedule.step("step")
+        f.optimizers.step_schedules("step")
         return loss, logs
 
-    def _train_epoch(self, f: _Fit, progress: Progress, stop: _Stop) -> torch.Tensor | None:
+    def _train_epoch(self, f: _Fit, progress: Progress, stop: StopSignals) -> torch.Tensor | None:
         """The rest of the current epoch (from `batch_in_epoch` on, after a resume); returns the
         mean training loss over the batches run, or None if none ran."""
         s, cfg = self.state, self.cfg
@@ -461,7 +387,7 @@ class Trainer:
         for batch in loader:
             if s.batch_in_epoch >= f.steps_per_epoch or self._done():
                 break
-            batch = to_device(batch, self.device)
+            batch = to_device(batch, self.device, self.precision.dtype)
             loss, logs = self._optimizer_step(f, batch)
             s.step += 1
             s.batch_in_epoch += 1
@@ -490,7 +416,7 @@ class Trainer:
         mean_loss = means.pop("train/loss")
         rate = window.items * self.device_info.world_size / max(dt, 1e-9)
         self.run.log_metrics({"step": s.step, "epoch": s.epoch + 1, "train/loss": mean_loss,
-                              "lr": f.optimizer.param_groups[0]["lr"], "train/items_per_s": rate, **means})
+                              "lr": f.optimizers.lr, "train/items_per_s": rate, **means})
         progress.update(task, loss=mean_loss, rate=rate)
 
     def _end_epoch(self, f: _Fit, progress: Progress, epoch_loss: torch.Tensor | None) -> None:
@@ -504,18 +430,17 @@ class Trainer:
         last_epoch = s.epoch == cfg.max_epochs or self._done()
         if s.epoch % cfg.val_every_n_epochs == 0 or last_epoch:
             record.update(self.evaluate(f.learner, "val", f.splits["val"], progress))
-            f.schedule.step("epoch", record)
+            f.optimizers.step_schedules("epoch", record)
             if self._improved(record, f.monitor, f.mode):
                 self._save("best.pt", self._checkpoint_state(f))
         else:
-            f.schedule.step("epoch", None)
+            f.optimizers.step_schedules("epoch", None)
         self.run.log_metrics(record)
         self._log_epoch(record)
         f.learner.on_epoch_end(s.epoch, self.run.figures if self.is_main else None)
         if s.epoch in cfg.snapshot_epochs:
             self._save(f"snapshots/epoch_{s.epoch:03d}.pt",
-                       {"model": f.learner.model.state_dict(), "epoch": s.epoch, "step": s.step,
-                        "config": self.config, "extras": f.learner.checkpoint_extras()})
+                       {**self._model_record(f.learner), "epoch": s.epoch, "step": s.step, "config": self.config})
         if s.epoch % cfg.checkpoint_every_n_epochs == 0 or last_epoch:
             self._save("last.pt", self._checkpoint_state(f))
 
@@ -564,7 +489,6 @@ class Trainer:
         s = self.state
         last = self.run.checkpoints / "last.pt"
         kept = f"the last good checkpoint is {last}" if last.is_file() else "no checkpoint was written yet"
-        self.run.finish(status="diverged")
         value = loss.item() if not torch.isfinite(loss) else "nan/inf on another rank"
         raise TrainingDiverged(
             f"the loss became {value} at step {s.step + 1} (epoch {s.epoch + 1}); training stopped and {kept}",

@@ -1,4 +1,4 @@
-"""The run directory (design.md, "A run"): everything one run writes, in one place.
+"""The run directory (docs/design.md, "A run"): everything one run writes, in one place.
 
     outputs/<task>/<name>/<YYYY-mm-dd_HH-MM-SS>/
       .hydra/{config,hydra,overrides}.yaml  <task>.log  run.json
@@ -84,6 +84,7 @@ class RunDir:
     def __init__(self, path: str | Path, writer: bool = True) -> None:
         self.path = Path(path)
         self.writer = writer
+        self.status = "running"  # as this process last set it (run.json holds it for others)
 
     # -- layout ---------------------------------------------------------------------------------
     @property
@@ -155,6 +156,7 @@ class RunDir:
         write_json(self.path / RUN_FILE, info)
 
     def finish(self, status: str = "completed", **fields: Any) -> None:
+        self.status = status
         self.update(status=status, ended=_now(), **fields)
 
     # -- metrics and results --------------------------------------------------------------------

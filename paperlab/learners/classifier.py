@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -13,9 +12,8 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from paperlab.data import build_data_as
-from paperlab.data.images import ImageData
+from paperlab.data.images import ImageData, ImageInfo
 from paperlab.engine.learner import Learner, register_learner
-from paperlab.engine.restore import load_for_analysis
 from paperlab.interpret.filters import layer1_filters
 from paperlab.io.figures import training_curves_figure
 from paperlab.models import create_model
@@ -43,6 +41,7 @@ class Classifier(Learner):
 
     monitor = "val/top1_err"
     monitor_mode = "min"
+    Extras = ImageInfo  # classes, input size and standardisation: what feeding the model needs
 
     def __init__(self, cfg: DictConfig, data: ImageData | None = None) -> None:
         if data is None:  # else already built: e.g. by `paperlab zsl`
@@ -79,25 +78,11 @@ class Classifier(Learner):
         if renorm is not None:
             renorm()
 
-    def checkpoint_extras(self) -> dict[str, Any]:
-        return {"data_info": self.data.info.to_dict()}
+    def checkpoint_extras(self) -> ImageInfo:
+        return self.data.info
 
     def on_fit_end(self, run: Any) -> dict[str, Any]:
         training_curves_figure(run.read_metrics(), run.figure("training_curves.png"),
                                error_keys=("val/top1_err", "val/top5_err"))
         first_conv = next(m for m in self.model.modules() if isinstance(m, nn.Conv2d))
         return {"layer1/filter_smoothness": layer1_filters(first_conv.weight, run.figure("layer1_filters.png"))}
-
-
-def load_classifier(where: str | Path, prefer: str = "best") -> tuple[nn.Module, dict[str, Any], Path]:
-    """Rebuild a trained classifier from a run directory, checkpoint file or shipped model name.
-
-    Returns (model in eval mode, its data description (ImageInfo as a dict), checkpoint path)."""
-    ckpt, path = load_for_analysis(where, "classifier", prefer)
-    info = ckpt["extras"]["data_info"]
-    model_kw = dict(ckpt["config"]["model"])
-    name = model_kw.pop("name")
-    model = create_model(name, **model_kw, num_classes=info["num_classes"], in_channels=info["in_channels"],
-                         image_size=info["image_size"])
-    model.load_state_dict(ckpt["model"])
-    return model.eval(), info, path

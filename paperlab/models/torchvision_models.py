@@ -28,7 +28,9 @@ class TorchvisionConfig:
     image_size: int = 224
 
 
-def _load_weights(arch: str, weights: str) -> dict[str, torch.Tensor]:
+def imagenet_weights(arch: str, weights: str) -> dict[str, torch.Tensor]:
+    """A torchvision network's ImageNet weights: a .pth file, or a weights name (IMAGENET1K_V1) whose
+    file is already in torch's cache (never downloaded: paperlab runs offline)."""
     import torchvision  # imported when used: it costs a second at start-up for every other command
 
     path = Path(os.path.expanduser(weights))
@@ -66,7 +68,7 @@ class _Torchvision(nn.Module):
 
         net = torchvision.models.get_model(self.arch, weights=None, dropout=cfg.dropout)
         if cfg.weights:
-            net.load_state_dict(_load_weights(self.arch, cfg.weights))
+            net.load_state_dict(imagenet_weights(self.arch, cfg.weights))
         if cfg.in_channels != 3:
             old = net.features[0]
             net.features[0] = nn.Conv2d(cfg.in_channels, old.out_channels, old.kernel_size, old.stride, old.padding)

@@ -14,22 +14,23 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 from PIL import Image, UnidentifiedImageError
 
+from paperlab.data.images import ImageInfo
+from paperlab.engine.lifecycle import open_run
+from paperlab.engine.restore import load_model
 from paperlab.errors import UserError
 from paperlab.interpret.cam_figures import cam_grid, denormalize, save_overlay
 from paperlab.interpret.gradcam import GradCAM
-from paperlab.io.rundir import RunDir
-from paperlab.learners.classifier import load_classifier
 from paperlab.tasks.report import print_results
 
 
-def load_images(paths: list[str], info: dict[str, Any]) -> torch.Tensor:
+def load_images(paths: list[str], info: ImageInfo) -> torch.Tensor:
     """Image files -> (N, C, size, size), resized and standardised as the model's training data."""
     if not paths:
         raise UserError("no images given", "paperlab gradcam RUN_DIR IMAGE [IMAGE ...]")
     missing = [p for p in paths if not Path(p).is_file()]
     if missing:
         raise UserError(f"image(s) not found: {', '.join(missing)}", "give existing image files")
-    size, channels = int(info["image_size"]), int(info["in_channels"])
+    size, channels = info.image_size, info.in_channels
     out = []
     for p in paths:
         try:
@@ -39,8 +40,8 @@ def load_images(paths: list[str], info: dict[str, Any]) -> torch.Tensor:
             raise UserError(f"cannot read image {p} ({err})", "give PNG, JPEG or another image format PIL reads") from None
         x = torch.from_numpy(arr).reshape(arr.shape[0], arr.shape[1], channels).permute(2, 0, 1)[None]
         out.append(F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)[0])
-    mean = torch.tensor(info["mean"]).view(1, -1, 1, 1)
-    std = torch.tensor(info["std"]).view(1, -1, 1, 1)
+    mean = torch.tensor(info.mean).view(1, -1, 1, 1)
+    std = torch.tensor(info.std).view(1, -1, 1, 1)
     return (torch.stack(out) - mean) / std
 
 
@@ -56,38 +57,34 @@ def target_index(target: Any, classes: list[str]) -> int | None:
 
 
 def run(cfg: DictConfig, run_dir: str | Path | None = None) -> dict[str, Any]:
-    overrides: list[str] = []
-    if run_dir is None:
-        hc = HydraConfig.get()
-        run_dir, overrides = Path(hc.runtime.output_dir), list(hc.overrides.task)
-    g = cfg.gradcam
-    model, info, ckpt = load_classifier(str(g.checkpoint))
-    x = load_images([str(p) for p in g.images], info)
-    classes = list(info["class_names"])
-    target = target_index(g.get("target"), classes)
-    with GradCAM(model, str(g.layer)) as cam:
-        out = cam.attribute(x, target)
-    run = RunDir.start(run_dir, task="gradcam", name=str(cfg.name), overrides=overrides)
-    probs = out.logits.softmax(1)
-    shown = denormalize(x, info["mean"], info["std"])
-    names = [Path(p).stem for p in g.images]
-    captions = []
-    for i, name in enumerate(names):
-        t, p = int(out.targets[i]), int(probs[i].argmax())
-        save_overlay(shown[i], out.maps[i].numpy(), run.figure(f"{i:03d}_{name}.png"), alpha=float(g.alpha))
-        captions.append(f"{name}\nexplained: {classes[t]}\npredicted: {classes[p]} ({100 * float(probs[i, p]):.0f}%)")
-    cam_grid(shown, out.maps.numpy(), captions, run.figure("gradcam.png"), alpha=float(g.alpha),
-             title=f"Grad-CAM at {cam.layer_name} ({Path(ckpt).parent.parent.name})")
-    run.save_arrays("gradcam", {"maps": out.maps, "cams": out.cams, "importances": out.weights, "logits": out.logits,
-                                "targets": out.targets, "images": np.array([str(p) for p in g.images])},
-                    {"layer": cam.layer_name, "checkpoint": str(ckpt)})
-    results = {"images": len(names), "layer": cam.layer_name, "checkpoint": str(ckpt)}
-    for i, name in enumerate(names):
-        results[f"{name}/predicted"] = classes[int(probs[i].argmax())]
-        results[f"{name}/explained"] = classes[int(out.targets[i])]
-    run.save_results(results)
-    run.finish("completed")
-    return results
+    with open_run("gradcam", cfg, run_dir) as run:
+        g = cfg.gradcam
+        loaded = load_model(str(cfg.checkpoint), "classifier")
+        model, info, ckpt = loaded.model, loaded.extras, loaded.path
+        x = load_images([str(p) for p in g.images], info)
+        classes = list(info.class_names)
+        target = target_index(g.get("target"), classes)
+        with GradCAM(model, str(g.layer)) as cam:
+            out = cam.attribute(x, target)
+        probs = out.logits.softmax(1)
+        shown = denormalize(x, info.mean, info.std)
+        names = [Path(p).stem for p in g.images]
+        captions = []
+        for i, name in enumerate(names):
+            t, p = int(out.targets[i]), int(probs[i].argmax())
+            save_overlay(shown[i], out.maps[i].numpy(), run.figure(f"{i:03d}_{name}.png"), alpha=float(g.alpha))
+            captions.append(f"{name}\nexplained: {classes[t]}\npredicted: {classes[p]} ({100 * float(probs[i, p]):.0f}%)")
+        cam_grid(shown, out.maps.numpy(), captions, run.figure("gradcam.png"), alpha=float(g.alpha),
+                 title=f"Grad-CAM at {cam.layer_name} ({Path(ckpt).parent.parent.name})")
+        run.save_arrays("gradcam", {"maps": out.maps, "cams": out.cams, "importances": out.weights, "logits": out.logits,
+                                    "targets": out.targets, "images": np.array([str(p) for p in g.images])},
+                        {"layer": cam.layer_name, "checkpoint": str(ckpt)})
+        results = {"images": len(names), "layer": cam.layer_name, "checkpoint": str(ckpt)}
+        for i, name in enumerate(names):
+            results[f"{name}/predicted"] = classes[int(probs[i].argmax())]
+            results[f"{name}/explained"] = classes[int(out.targets[i])]
+        run.save_results(results)
+        return results
 
 
 def main(cfg: DictConfig) -> None:

@@ -1,5 +1,5 @@
 """`paperlab train`: fit any registered learner (classifier, handwriting, character LM, VQA, ...)
-with the shared engine, in a run directory (design.md, "A run").
+with the shared engine, in a run directory (docs/design.md, "A run").
 
 The same entry serves one process, every rank of `torchrun` (rank 0 writes the run directory) and
 a job of Hydra's submitit launcher (SLURM): there a job's tasks become DDP ranks, and a job
@@ -21,20 +21,15 @@ from paperlab.config import to_dataclass
 from paperlab.engine import cluster
 from paperlab.engine.checkpoint import load_weights
 from paperlab.engine.distributed import dist_info
-from paperlab.engine.restore import load_for_analysis
+from paperlab.engine.lifecycle import hydra_run_dir, open_run
+from paperlab.engine.restore import load_trained
 from paperlab.engine.seed import seed_everything
 from paperlab.engine.trainer import Trainer, TrainerConfig
 from paperlab.errors import TrainingDiverged
-from paperlab.io.rundir import RunDir
 from paperlab.learners import LEARNERS, Learner
 from paperlab.tasks.report import print_results
 
 log = logging.getLogger(__name__)
-
-
-def _hydra_run_dir() -> tuple[Path, list[str]]:
-    hc = HydraConfig.get()
-    return Path(hc.runtime.output_dir), list(hc.overrides.task)
 
 
 def run(cfg: DictConfig, run_dir: str | Path | None = None, learner: Learner | None = None,
@@ -43,26 +38,25 @@ def run(cfg: DictConfig, run_dir: str | Path | None = None, learner: Learner | N
 
     `learner` (default: built from cfg.learner) and `resume` (default: cfg.resume is set, or a requeued cluster job) let other
     tasks train a stage of theirs with the engine (e.g. the CNN of `paperlab zsl`)."""
-    overrides: list[str] = []
-    if run_dir is None:
-        run_dir, overrides = _hydra_run_dir()
     info = dist_info()
     if resume is None:
-        resume = bool(cfg.get("resume")) or cluster.requeued(run_dir)
-    run = RunDir.start(run_dir, task="train", name=str(cfg.name), overrides=overrides, resume=resume,
-                       writer=info.is_main)
-    facts = cluster.job_facts()
-    if facts:
-        run.update(**facts)
-    try:
-        seed_everything(int(cfg.seed) + info.rank, bool(cfg.trainer.deterministic))
-        learner = LEARNERS.get(str(cfg.learner))(cfg) if learner is None else learner
-        if cfg.get("init_from") and not resume:
-            _init_weights(learner, str(cfg.init_from), str(cfg.learner))
-            run.update(init_from=str(cfg.init_from))
-        trainer_cfg = to_dataclass(TrainerConfig, cfg.trainer, where="trainer")
-        trainer = Trainer(trainer_cfg, run, int(cfg.seed), cfg.optim, cfg.get("sched"), cfg)
-        results = trainer.fit(learner, resume=resume)
+        resume = bool(cfg.get("resume")) or cluster.requeued(run_dir or hydra_run_dir()[0])
+    with open_run("train", cfg, run_dir, resume=resume, writer=info.is_main) as run:
+        facts = cluster.job_facts()
+        if facts:
+            run.update(**facts)
+        try:
+            seed_everything(int(cfg.seed) + info.rank, bool(cfg.trainer.deterministic))
+            learner = LEARNERS.get(str(cfg.learner))(cfg) if learner is None else learner
+            if cfg.get("init_from") and not resume:
+                _init_weights(learner, str(cfg.init_from), str(cfg.learner))
+                run.update(init_from=str(cfg.init_from))
+            trainer_cfg = to_dataclass(TrainerConfig, cfg.trainer, where="trainer")
+            trainer = Trainer(trainer_cfg, run, int(cfg.seed), cfg.optim, cfg.get("sched"), cfg)
+            results = trainer.fit(learner, resume=resume)
+        except TrainingDiverged:
+            run.write_metrics_csv()
+            raise
         if "interrupted" in results:
             run.finish("interrupted")
             return results
@@ -71,20 +65,13 @@ def run(cfg: DictConfig, run_dir: str | Path | None = None, learner: Learner | N
             results.update(learner.on_fit_end(run))
             run.save_results(results)
             run.write_metrics_csv()
-        run.finish("completed")
-        return results
-    except TrainingDiverged:
-        run.write_metrics_csv()
-        raise
-    except BaseException as err:
-        run.finish("interrupted" if isinstance(err, KeyboardInterrupt) else "failed", error=str(err)[:500])
-        raise
+    return results
 
 
 def _init_weights(learner: Learner, where: str, kind: str) -> None:
     """Start from another run's (or a shipped model's) weights: fine-tuning. Only the weights carry
     over; the optimiser, schedule and step count start afresh, as the config says."""
-    ckpt, path = load_for_analysis(where, kind)
+    ckpt, path = load_trained(where, kind)
     load_weights(learner.model, ckpt, path, "give init_from a checkpoint of the same architecture (same model settings)")
     log.info("weights initialised from %s", path)
 

@@ -1,0 +1,1 @@
+"""The papers paperlab reproduces, one package each."""

@@ -1,0 +1,146 @@
+"""The synthesis network's first LSTM layer and soft window as one recurrence with its own
+backward pass: Graves 2013, Sec. 5.1 (Eq. 46-53) and the LSTM of Sec. 2 (Eq. 7-11).
+
+Layer 1 and the window must run step by step (w_t needs h^1_t, which needs w_{t-1}). Left to
+autograd, every step records a graph of some forty nodes and, on the way back, accumulates each
+weight's gradient with one small matrix product per step. Here the backward pass walks the steps
+by hand, propagating only the derivatives of the carried state (h, c, kappa, w), and keeps the
+derivatives of the gate and window pre-activations of every step; the weight gradients are then
+one large matrix product each over all steps at once, as in a fused LSTM kernel. Same numbers as
+autograd (tests/papers/graves/test_handwriting_models.py checks them against it and against finite differences).
+
+Layer 1 (Eq. 52): z_t = W_x x_t + W_w w_{t-1} + W_h h^1_{t-1} + b, gates i, f, g, o of z_t in
+nn.LSTMCell's order, c_t = f c_{t-1} + i g, h^1_t = o tanh(c_t). Window (Eq. 46-51): see
+paperlab/papers/graves/handwriting/soft_window.py. The LSTM derivative clip of Sec. 4.2 clamps dL/dh^1_t (its
+total: from the layers above, the window and the next step) to [-clip, clip], as the hooks of
+the other layers do (paperlab/papers/graves/deep_lstm.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import torch
+
+from paperlab.papers.graves.handwriting.soft_window import window_step
+
+
+class Layer1Weights(NamedTuple):
+    weight_ih: torch.Tensor  # (4H, 3 + V): x_t then w_{t-1}
+    weight_hh: torch.Tensor  # (4H, H)
+    bias_ih: torch.Tensor  # (4H,)
+    bias_hh: torch.Tensor  # (4H,)
+    window_weight: torch.Tensor  # (3K, H)
+    window_bias: torch.Tensor  # (3K,)
+
+
+class Recurrence(NamedTuple):
+    h: torch.Tensor  # h^1_t (B, T, H)
+    w: torch.Tensor  # w_t (B, T, V)
+    phi: torch.Tensor  # phi(t, u) (B, T, U+1)
+    kappa: torch.Tensor  # kappa_t (B, T, K)
+    c: torch.Tensor  # the last cell state c_T (B, H)
+
+
+def layer1_and_window(x: torch.Tensor, text: torch.Tensor, u: torch.Tensor, h: torch.Tensor, c: torch.Tensor,
+                      kappa: torch.Tensor, w: torch.Tensor, weights: Layer1Weights, clip: float | None) -> Recurrence:
+    """x (B, T, 3) pen offsets, text one-hot (B, U, V), positions u (U+1,), the state before x_1:
+    h, c (B, H), kappa (B, K), w (B, V); clip: the LSTM derivative clip (None: off)."""
+    if torch.is_autocast_enabled(x.device.type):
+        # the hand-written backward keeps one dtype: under mixed precision the step loop would mix
+        # bf16 products with fp32 state, and the window's kappa drifts if summed in bf16
+        with torch.autocast(x.device.type, enabled=False):
+            return layer1_and_window(*(t.float() for t in (x, text, u, h, c, kappa, w)), weights, clip)
+    if torch.is_grad_enabled() and any(t.requires_grad for t in (x, h, c, kappa, w, *weights)):
+        return Recurrence(*_Layer1AndWindow.apply(x, text, u, h, c, kappa, w, clip, *weights))
+    return _forward(x, text, u, h, c, kappa, w, weights, saved=None)
+
+
+def _forward(x: torch.Tensor, text: torch.Tensor, u: torch.Tensor, h: torch.Tensor, c: torch.Tensor,
+             kappa: torch.Tensor, w: torch.Tensor, weights: Layer1Weights, saved: dict | None) -> Recurrence:
+    """The step loop. `saved` (a dict) receives what the backward pass needs."""
+    hidden = h.shape[-1]
+    w_x, w_w = weights.weight_ih[:, :3], weights.weight_ih[:, 3:]
+    z_x = torch.addmm(weights.bias_ih + weights.bias_hh, x.flatten(0, 1), w_x.T).view(*x.shape[:2], -1)
+    hs, cs, ws, phis, kappas, gates, exps, gausses = [], [c], [], [], [], [], [], []
+    for t in range(x.shape[1]):
+        # two products rather than one with [W_w W_h]: a concatenated weight copy per call costs more
+        # than the second product when sampling one point at a time
+        z = torch.addmm(torch.addmm(z_x[:, t], w, w_w.T), h, weights.weight_hh.T)
+        s = torch.sigmoid(z)
+        g = torch.tanh(z[:, 2 * hidden : 3 * hidden])
+        c = s[:, hidden : 2 * hidden] * c + s[:, :hidden] * g
+        h = s[:, 3 * hidden :] * torch.tanh(c)
+        w, kappa, phi, e, gauss = window_step(torch.addmm(weights.window_bias, h, weights.window_weight.T),
+                                              kappa, text, u)
+        hs.append(h)
+        ws.append(w)
+        phis.append(phi)
+        kappas.append(kappa)
+        if saved is not None:
+            cs.append(c)
+            gates.append(torch.cat([s[:, :2 * hidden], g, s[:, 3 * hidden :]], dim=-1))
+            exps.append(e)
+            gausses.append(gauss)
+    if saved is not None:
+        saved.update(c=torch.stack(cs), gates=torch.stack(gates), exps=torch.stack(exps),
+                     gauss=torch.stack(gausses))
+    return Recurrence(torch.stack(hs, 1), torch.stack(ws, 1), torch.stack(phis, 1), torch.stack(kappas, 1), c)
+
+
+class _Layer1AndWindow(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, text: torch.Tensor, u: torch.Tensor, h0: torch.Tensor, c0: torch.Tensor,
+                kappa0: torch.Tensor, w0: torch.Tensor, clip: float | None, *weights: torch.Tensor,
+                ) -> tuple[torch.Tensor, ...]:
+        saved: dict = {}
+        out = _forward(x, text, u, h0, c0, kappa0, w0, Layer1Weights(*weights), saved)
+        ctx.clip = clip
+        ctx.save_for_backward(x, text, u, h0, w0, out.h, out.w, out.kappa, saved["c"], saved["gates"],
+                              saved["exps"], saved["gauss"], *weights)
+        return tuple(out)
+
+    @staticmethod
+    def backward(ctx: Any, dh_out: torch.Tensor, dw_out: torch.Tensor, dphi_out: torch.Tensor,
+                 dkappa_out: torch.Tensor, dc_last: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        (x, text, u, h0, w0, h_seq, w_seq, kappa_seq, c_seq, gates, exps, gauss, *weights) = ctx.saved_tensors
+        wts = Layer1Weights(*weights)
+        b, t_len, hidden = h_seq.shape
+        v, k = w0.shape[-1], kappa_seq.shape[-1]
+        zeros = lambda *s: h_seq.new_zeros(*s)  # noqa: E731
+        dc, dh_next, dw_next, dkappa = dc_last, zeros(b, hidden), zeros(b, v), zeros(b, k)
+        dz_seq, dp_seq = zeros(t_len, b, 4 * hidden), zeros(t_len, b, 3 * k)
+        for t in reversed(range(t_len)):
+            # window (Eq. 46-51): w_t and phi(t, .) from p_t = W_p h_t + b_p and kappa_{t-1}
+            dphi = torch.bmm(text, (dw_out[:, t] + dw_next)[..., None]).squeeze(-1)  # (B, U)
+            dphi = torch.cat([dphi, dphi.new_zeros(b, 1)], dim=-1) + dphi_out[:, t]
+            alpha, beta, step = exps[t].chunk(3, dim=-1)
+            dist = kappa_seq[:, t, :, None] - u  # (B, K, U+1)
+            dgauss = dphi[:, None, :] * gauss[t]
+            weighted = alpha[..., None] * dgauss
+            dkappa = dkappa + dkappa_out[:, t] - 2 * beta * (weighted * dist).sum(-1)
+            dp = torch.cat([alpha * dgauss.sum(-1), -beta * (weighted * dist * dist).sum(-1), step * dkappa], dim=-1)
+            dp_seq[t] = dp
+            # layer 1's LSTM cell
+            dh = torch.addmm(dh_out[:, t] + dh_next, dp, wts.window_weight)
+            if ctx.clip is not None:
+                dh = dh.clamp(-ctx.clip, ctx.clip)
+            i, f, g, o = gates[t].chunk(4, dim=-1)
+            tanh_c = torch.tanh(c_seq[t + 1])
+            dc = dc + dh * o * (1 - tanh_c * tanh_c)
+            dz = torch.cat([dc * g * i * (1 - i), dc * c_seq[t] * f * (1 - f), dc * i * (1 - g * g),
+                            dh * tanh_c * o * (1 - o)], dim=-1)
+            dz_seq[t] = dz
+            dc = dc * f
+            dw_next, dh_next = dz @ wts.weight_ih[:, 3:], dz @ wts.weight_hh
+        # the weight gradients: one product over all steps
+        dz_flat, dp_flat = dz_seq.flatten(0, 1), dp_seq.flatten(0, 1)
+        h_prev = torch.cat([h0[None], h_seq.transpose(0, 1)[:-1]]).flatten(0, 1)
+        w_prev = torch.cat([w0[None], w_seq.transpose(0, 1)[:-1]]).flatten(0, 1)
+        x_tb = x.transpose(0, 1).flatten(0, 1)
+        d_weight_ih = torch.cat([dz_flat.T @ x_tb, dz_flat.T @ w_prev], dim=1)
+        d_bias = dz_flat.sum(0)
+        dx = (dz_seq @ wts.weight_ih[:, :3]).transpose(0, 1)
+        grads = (d_weight_ih, dz_flat.T @ h_prev, d_bias, d_bias,
+                 dp_flat.T @ h_seq.transpose(0, 1).flatten(0, 1), dp_flat.sum(0))
+        return (dx, None, None, dh_next, dc, dkappa, dw_next, None, *grads)
