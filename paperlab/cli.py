@@ -10,7 +10,6 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
-import re
 import sys
 import threading
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import NoReturn
 import typer
 
 from paperlab.errors import UserError
+from paperlab.overrides import quoted, quoted_list
 
 app = typer.Typer(
     name="paperlab",
@@ -66,17 +66,6 @@ def train(
     launch("train", task.main, ctx.args, resume=resume)
 
 
-def _quoted(text: str) -> str:
-    """A Hydra override value that reads back as exactly `text` (quotes, commas, backslashes, ${)."""
-    text = re.sub(r'(\\*)"', lambda m: m.group(1) * 2 + '\\"', text)
-    text = re.sub(r"(\\+)$", lambda m: m.group(1) * 2, text)
-    return '"' + text.replace("${", "\\${") + '"'
-
-
-def _quoted_list(items: list[str]) -> str:
-    return "[" + ",".join(_quoted(i) for i in items) + "]"
-
-
 def _checkpoint_overrides(run_dir: str | None, args: list[str]) -> list[str]:
     """The optional RUN_DIR argument of an analysis command as a `checkpoint=` override. With
     extra arguments allowed, a first `key=value` override lands in RUN_DIR: hand it back."""
@@ -84,11 +73,11 @@ def _checkpoint_overrides(run_dir: str | None, args: list[str]) -> list[str]:
         return list(args)
     if "=" in run_dir:
         return [run_dir, *args]
-    return [*args, f"checkpoint={_quoted(run_dir)}"]
+    return [*args, f"checkpoint={quoted(run_dir)}"]
 
 
 def _images_override(task: str, images: list[Path] | None) -> list[str]:
-    return [f"{task}.images={_quoted_list([str(p) for p in images])}"] if images else []
+    return [f"{task}.images={quoted_list([str(p) for p in images])}"] if images else []
 
 
 RUN_DIR_HELP = "A training run directory, a .pt checkpoint, or a shipped model (default: zfnet_fashion_mnist)."
@@ -199,7 +188,7 @@ def sample_text(
 
     given = {"prime": prime, "length": length, "temperature": temperature, "seed": seed,
              "checkpoint": checkpoint, "unknown": unknown}
-    overrides = [f"{k}={_quoted(v) if isinstance(v, str) else v}" for k, v in given.items() if v is not None]
+    overrides = [f"{k}={quoted(v) if isinstance(v, str) else v}" for k, v in given.items() if v is not None]
     launch("sample_text", task.main, ctx.args + overrides)
 
 @app.command(context_settings=PASSTHROUGH, epilog="""
@@ -257,10 +246,10 @@ def gradcam(
     # Typer gives every positional after RUN_DIR to IMAGES; key=value ones are Hydra overrides
     files = [i for i in images or [] if "=" not in i]
     extra = [i for i in images or [] if "=" in i]
-    overrides = [f"checkpoint={_quoted(where)}", f"gradcam.images={_quoted_list(files)}",
-                 f"gradcam.layer={_quoted(layer)}"]
+    overrides = [f"checkpoint={quoted(where)}", f"gradcam.images={quoted_list(files)}",
+                 f"gradcam.layer={quoted(layer)}"]
     if target is not None:
-        overrides.append(f"gradcam.target={_quoted(target)}")
+        overrides.append(f"gradcam.target={quoted(target)}")
     launch("gradcam", task.main, ctx.args + extra + overrides)
 
 
@@ -337,10 +326,10 @@ def vqa_eval(
     from paperlab.papers.vqa.metric import check_protocol
 
     check_protocol(protocol)
-    overrides = [f"annotations={_quoted(str(annotations.resolve()))}", f"results={_quoted(str(results.resolve()))}",
-                 f"protocol={_quoted(protocol)}", f"allow_partial={str(allow_partial).lower()}"]
+    overrides = [f"annotations={quoted(str(annotations.resolve()))}", f"results={quoted(str(results.resolve()))}",
+                 f"protocol={quoted(protocol)}", f"allow_partial={str(allow_partial).lower()}"]
     if questions is not None:
-        overrides.append(f"questions={_quoted(str(questions.resolve()))}")
+        overrides.append(f"questions={quoted(str(questions.resolve()))}")
     launch("vqa-eval", task.main, ctx.args + overrides)
 
 
@@ -410,11 +399,11 @@ def sample_handwriting(
     from paperlab.launch import launch
     from paperlab.papers.graves.handwriting import sample_handwriting as task
 
-    overrides = [f"sample.{key}={_quoted(str(value))}" for key, value in
+    overrides = [f"sample.{key}={quoted(str(value))}" for key, value in
                  (("text", text), ("prime_strokes", prime_strokes), ("prime_text", prime_text),
                   ("unknown", unknown), ("select", select)) if value is not None]
     if checkpoint is not None:
-        overrides.append(f"checkpoint={_quoted(checkpoint)}")
+        overrides.append(f"checkpoint={quoted(checkpoint)}")
     if bias:
         overrides.append(f"sample.bias=[{','.join(repr(float(b)) for b in bias)}]")
     if style:
@@ -461,6 +450,11 @@ def main() -> None:
         if os.environ.get("RANK", "0") == "0":  # under torchrun every rank has it: rank 0 says it
             sys.stderr.write(f"error: {err}\n")
         _exit(err.exit_code)
+    except KeyboardInterrupt:
+        if _DEBUG["on"]:
+            raise
+        sys.stderr.write("interrupted\n")
+        _exit(130)  # the shell's code for a command ended by Ctrl-C
     except SystemExit as done:
         _exit(done.code)
 

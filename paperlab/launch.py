@@ -36,7 +36,9 @@ from omegaconf.errors import ConfigKeyError, MissingMandatoryValue, OmegaConfBas
 from paperlab.config import conf_dir, config_options
 from paperlab.engine.distributed import close_distributed, dist_info, from_main, init_distributed
 from paperlab.errors import UserError
-from paperlab.io.rundir import ARGV_ENV
+from paperlab.io.atomic import unwritable
+from paperlab.io.rundir import ARGV_ENV, LOCK_FILE, RUN_FILE, lock_run_dir, unlock_run_dir
+from paperlab.overrides import quoted
 
 # Hydra's own flags; everything else on the command line is an override.
 _FLAGS_WITH_VALUE = {"--cfg", "-c", "--package", "-p", "--info", "-i", "--config-path", "-cp",
@@ -151,17 +153,24 @@ def _is_sweep(override: str) -> bool:
 
 
 def _nonempty(path: Path) -> bool:
-    return path.is_dir() and any(path.iterdir())
+    return path.is_dir() and any(p.name != LOCK_FILE for p in path.iterdir())
 
 
-def resume_overrides(run_dir: Path) -> list[str]:
-    """The overrides a run was started with (its .hydra/overrides.yaml), minus the resume marker."""
+def resume_overrides(run_dir: Path, config_name: str) -> list[str]:
+    """The overrides a run of `config_name` was started with (its .hydra/overrides.yaml), minus the
+    resume marker; a run of another command is refused before anything is written."""
     saved = run_dir / ".hydra" / "overrides.yaml"
     if not run_dir.is_dir():
-        raise UserError(f"resume directory {run_dir} does not exist", "give the run directory of an earlier `paperlab train`")
+        raise UserError(f"resume directory {run_dir} does not exist",
+                        f"give the run directory of an earlier `paperlab {config_name}`")
     if not saved.is_file():
         raise UserError(f"{run_dir} is not a paperlab run directory (no .hydra/overrides.yaml)",
-                        "give the run directory of an earlier `paperlab train` (see: paperlab runs)")
+                        f"give the run directory of an earlier `paperlab {config_name}` (see: paperlab runs)")
+    with suppress(OSError, ValueError):
+        task = json.loads((run_dir / RUN_FILE).read_text()).get("task")
+        if task is not None and task != config_name:
+            raise UserError(f"{run_dir} is a run of `paperlab {task}`, not of `paperlab {config_name}`",
+                            f"resume it with: paperlab {task} --resume {run_dir}")
     return [o for o in OmegaConf.load(saved) if not str(o).startswith("resume=")]
 
 
@@ -258,25 +267,43 @@ def _output_dir(config_name: str, overrides: list[str], key: str, resume: Path |
     (a script's loop) gets the stamp with `_1`, `_2`, ... rather than an error or a shared directory;
     a directory named on the command line is never overwritten."""
     if resume is not None:
+        if key == "run":
+            lock_run_dir(resume)
         return resume
     probe = [o for o in overrides if not _is_sweep(o)]
     with composed(config_name, probe) as cfg:
         target = Path(str(cfg.hydra[key].dir))
+    if target.exists() and not target.is_dir():
+        raise UserError(f"hydra.{key}.dir {target} is a file, not a directory", f"give hydra.{key}.dir a new folder")
     if any(o.startswith(f"hydra.{key}.dir=") for o in overrides):
+        taken = UserError(f"output directory {target} already exists and holds a run",
+                          f"pick another hydra.{key}.dir, or continue it with: "
+                          f"paperlab {config_name} --resume {target}")
         if _nonempty(target):
-            raise UserError(f"output directory {target} already exists and holds a run",
-                            f"pick another hydra.{key}.dir, or continue it with: "
-                            f"paperlab {config_name} --resume {target}")
+            raise taken  # before the lock: a refused folder is left exactly as it was
+        if key == "run":
+            lock_run_dir(target)  # of two commands started together on one folder, one is refused here
+            if _nonempty(target):  # ... or here, when the other one got in between
+                unlock_run_dir(target)
+                raise taken
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise unwritable(target.parent, err) from None
     stamp, n = target.name, 0
     while True:
         try:
             target.mkdir()  # atomic: of two commands in the same second, each gets its own name
-            return target
         except FileExistsError:
             n += 1
             target = target.with_name(f"{stamp}_{n}")
+            continue
+        except OSError as err:
+            raise unwritable(target, err) from None
+        if key == "run":
+            lock_run_dir(target)
+        return target
 
 
 def launch(config_name: str, task_fn: Callable[[DictConfig], Any], args: list[str],
@@ -297,8 +324,8 @@ def launch(config_name: str, task_fn: Callable[[DictConfig], Any], args: list[st
         if multirun:
             raise UserError("--resume continues one run; it cannot be combined with -m", "drop -m")
         resume = resume.resolve()
-        inherited = [o for o in resume_overrides(resume) if _override_key(o) not in transient]
-        overrides = [*inherited, *typed, f"resume={resume}"]
+        inherited = [o for o in resume_overrides(resume, config_name) if _override_key(o) not in transient]
+        overrides = [*inherited, *typed, f"resume={quoted(str(resume))}"]
         saved_cfg = resume / ".hydra" / "config.yaml"
         saved = OmegaConf.load(saved_cfg) if saved_cfg.is_file() else None
     if not inspect_only:
@@ -309,7 +336,7 @@ def launch(config_name: str, task_fn: Callable[[DictConfig], Any], args: list[st
                                 "drop -m, or sweep with a launcher whose jobs start the ranks (hydra/launcher=slurm)")
             init_distributed()
         target = from_main(lambda: _output_dir(config_name, overrides, key, resume))
-        overrides = [o for o in overrides if not o.startswith(f"hydra.{key}.dir=")] + [f"hydra.{key}.dir={target}"]
+        overrides = [o for o in overrides if not o.startswith(f"hydra.{key}.dir=")] + [f"hydra.{key}.dir={quoted(str(target))}"]
         if not ranks.is_main:
             overrides += ["hydra.output_subdir=null", "hydra/job_logging=rank"]
     failures: list[BaseException] = []

@@ -54,6 +54,22 @@ def make_idx_set(root: Path, n_train: int = 96, n_test: int = 40, gz: bool = Tru
     return root
 
 
+# Penn Treebank in Mikolov's simple-examples/data layout (data=ptb_char / ptb_word), two lines of train.
+PTB_WORD = {"train": [" aer banknote berlitz <unk> ", " pierre N years old "],
+            "valid": [" consumers may want "], "test": [" no it was n't black monday "]}
+
+
+def write_ptb(root: Path) -> Path:
+    data = root / "simple-examples" / "data"
+    data.mkdir(parents=True)
+    for split, lines in PTB_WORD.items():
+        (data / f"ptb.{split}.txt").write_text("".join(line + "\n" for line in lines))
+        # the character files: symbols separated by spaces, '_' between words
+        chars = [" ".join("_".join(line.split())) for line in lines]
+        (data / f"ptb.char.{split}.txt").write_text("".join(c + "\n" for c in chars))
+    return data
+
+
 @pytest.fixture
 def idx_root(tmp_path: Path) -> Path:
     return make_idx_set(tmp_path / "fashion")
@@ -183,10 +199,15 @@ def raises_user_error(*needles: str):
 
 def task_config(task: str, overrides: list[str]):
     """A task's config as the command line would compose it (`paperlab <task> OVERRIDES`): what an
-    in-process test hands to the task's `run(cfg, run_dir=...)`."""
+    in-process test hands to the task's `run(cfg, run_dir=...)`. As Hydra does before it calls the
+    task, the `hydra` node is taken out (its run/sweep settings only resolve inside a Hydra job)."""
+    from omegaconf import open_dict, read_write
+
     from paperlab.launch import composed
 
     with composed(task, list(overrides)) as cfg:
+        with read_write(cfg), open_dict(cfg):
+            del cfg["hydra"]
         return cfg
 
 

@@ -14,7 +14,7 @@ from paperlab.registry import Registry
 
 # Importing a family's module registers its datasets (timm-style); the registry does so at its first lookup.
 DATASETS: Registry[Callable[[DictConfig], Any]] = Registry("dataset", config_group="data", modules=[
-    f"paperlab.data.{m}" for m in ("cifar", "imagenet", "mnist", "text")])
+    f"paperlab.data.{m}" for m in ("cifar", "imagenet", "mnist", "stl10", "svhn", "text")])
 register_data = DATASETS.register
 T = TypeVar("T")
 

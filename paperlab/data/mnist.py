@@ -1,9 +1,11 @@
-"""MNIST (LeCun et al. 1998) and Fashion-MNIST (Xiao et al. 2017) from their IDX files.
+"""MNIST (LeCun et al. 1998), Fashion-MNIST (Xiao et al. 2017) and Kuzushiji-MNIST (Clanuwat et
+al. 2018) from their IDX files.
 
 Fashion-MNIST is the embedded image default: Debian's `dataset-fashion-mnist` (installed by
-`make install`) puts the four .gz IDX files in /usr/share/datasets/fashion-mnist. MNIST and
-Fashion-MNIST are also read from `data.root`, in the original layout (the four files, gzipped or
-not) or torchvision's (<root>/MNIST/raw/...). `data.download=true` asks torchvision to fetch them.
+`make install`) puts the four .gz IDX files in /usr/share/datasets/fashion-mnist. All three are
+also read from `data.root`, in the original layout (the four files, gzipped or not) or
+torchvision's (<root>/MNIST/raw/..., <root>/KMNIST/raw/...). `data.download=true` asks
+torchvision to fetch them.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ FILES = {
 FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 DIGITS = [str(d) for d in range(10)]
+# kmnist_classmap.csv: the ten hiragana お き す つ な は ま や れ を, romanised
+KUZUSHIJI_CLASSES = ["o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"]
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
 
 _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
@@ -94,7 +98,8 @@ def load_idx_dataset(cfg: DictConfig, torchvision_name: str, defaults: list[Path
             break
     else:
         where = str(candidates[0]) if cfg.get("root") else " or ".join(str(c) for c in candidates)
-        hint = "" if cfg.get("root") else " (Fashion-MNIST: sudo apt-get install dataset-fashion-mnist, or make data)"
+        debian = not cfg.get("root") and torchvision_name == "FashionMNIST"
+        hint = " (Fashion-MNIST: sudo apt-get install dataset-fashion-mnist, or make data)" if debian else ""
         raise UserError(f"no {torchvision_name} IDX files in {where}", f"data.root must be {layout}{hint}")
     arrays = [read_idx(_find(folder, FILES[k])) for k in ("train_x", "train_y", "test_x", "test_y")]
     train_x, train_y, test_x, test_y = (torch.from_numpy(a.copy()) for a in arrays)
@@ -120,3 +125,10 @@ def mnist(cfg: DictConfig) -> ImageData:
     """MNIST: 60k/10k 28x28 handwritten digits (data.root, or data.download=true)."""
     tx, ty, vx, vy = load_idx_dataset(cfg, "MNIST", [data_dir("mnist")])
     return in_memory_image_data(tx, ty, vx, vy, DIGITS, cfg)
+
+
+@register_data("kmnist")
+def kmnist(cfg: DictConfig) -> ImageData:
+    """Kuzushiji-MNIST: 60k/10k 28x28 cursive hiragana, 10 classes (data.root, or data.download=true)."""
+    tx, ty, vx, vy = load_idx_dataset(cfg, "KMNIST", [data_dir("kmnist")])
+    return in_memory_image_data(tx, ty, vx, vy, KUZUSHIJI_CLASSES, cfg)

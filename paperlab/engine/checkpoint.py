@@ -3,6 +3,7 @@ written atomically and loaded with `torch.load(..., weights_only=True)`."""
 
 from __future__ import annotations
 
+import io
 import random
 from pathlib import Path
 from typing import Any
@@ -15,8 +16,13 @@ from paperlab.io.atomic import atomic_write
 
 
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
-    """torch.save to a temp file, fsync, rename: a crash never leaves a half-written checkpoint."""
-    return atomic_write(path, lambda f: torch.save(state, f))
+    """torch.save to a temp file, fsync, rename: a crash never leaves a half-written checkpoint, and
+    the one it replaces stays until the new one is complete. The state is serialised in memory
+    first: torch's own writer reports a full disk as an opaque RuntimeError, a plain file write as
+    the OSError that atomic_write turns into one line."""
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    return atomic_write(path, lambda f: f.write(buffer.getbuffer()))
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:

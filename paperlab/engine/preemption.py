@@ -1,6 +1,7 @@
-"""Stopping a training run cleanly when the cluster says so: SIGTERM, SIGUSR1 and SIGUSR2
-(preemption, a time limit near: SLURM's --signal, submitit's USR2) set a flag; the loop writes a
-checkpoint and exits after the current step, and every DDP rank stops after the same step."""
+"""Stopping a training run cleanly when the cluster or the user says so: SIGTERM, SIGUSR1 and
+SIGUSR2 (preemption, a time limit near: SLURM's --signal, submitit's USR2) and Ctrl-C (SIGINT) set
+a flag; the loop writes a checkpoint and exits after the current step, and every DDP rank stops
+after the same step. A second Ctrl-C stops at once, as Ctrl-C usually does."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from paperlab.engine.distributed import max_over_ranks
 class StopSignals:
     """The stop flag the training loop polls once per step."""
 
-    SIGNALS = (signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2)
+    SIGNALS = (signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2, signal.SIGINT)
 
     def __init__(self) -> None:
         self.signal: int | None = None  # received by this process
@@ -34,8 +35,14 @@ class StopSignals:
             yield self
             return
         old = {s: signal.getsignal(s) for s in self.SIGNALS}
+
+        def received(signum: int, frame: object) -> None:
+            self.signal = signum
+            if signum == signal.SIGINT:  # the next Ctrl-C interrupts at once
+                signal.signal(signal.SIGINT, signal.default_int_handler)
+
         for s in old:
-            signal.signal(s, lambda signum, frame: setattr(self, "signal", signum))
+            signal.signal(s, received)
         try:
             yield self
         finally:

@@ -25,6 +25,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -64,6 +65,7 @@ from paperlab.engine.distributed import (
     mean_over_ranks,
 )
 from paperlab.engine.learner import Learner
+from paperlab.engine.loggers import Loggers, open_loggers
 from paperlab.engine.optim import Optimizers, build_optimizer
 from paperlab.engine.preemption import StopSignals
 from paperlab.engine.seed import derive_seed, seed_everything
@@ -101,6 +103,9 @@ class TrainerConfig:
     early_stopping_patience: int | None = None  # evaluations without improvement before stopping
     test_with: str = "best"  # weights that score the test split: "best" or "last"
     progress: bool = True
+    # experiment trackers besides metrics.jsonl/.csv (always written): csv, tensorboard (<run>/tb/),
+    # mlflow (<run>/mlruns/); paperlab/engine/loggers.py
+    loggers: list[str] = field(default_factory=lambda: ["csv"])
 
 
 class _LossRateColumn(ProgressColumn):
@@ -168,6 +173,7 @@ class Trainer:
         self.is_main = self.device_info.is_main
         self.precision = Precision(cfg.precision, self.device)
         self.state = _State()
+        self.loggers = Loggers()  # the experiment trackers (trainer.loggers), opened by fit
 
     # -- setup ------------------------------------------------------------------------------------
     def loader(self, learner: Learner, split: str, dataset: Dataset, epoch: int = 0, skip: int = 0) -> DataLoader:
@@ -227,12 +233,18 @@ class Trainer:
         if self.is_main:
             save_checkpoint(self.run.checkpoints / name, state)
 
+    def _newest_checkpoint(self) -> tuple[Path, dict[str, Any]]:
+        """The complete checkpoint with the most steps: last.pt, or best.pt when a crash came before
+        (or during) the first last.pt write."""
+        found = [(p, load_checkpoint(p, map_location=self.device)) for p in
+                 (self.run.checkpoints / "last.pt", self.run.checkpoints / "best.pt") if p.is_file()]
+        if not found:
+            raise UserError(f"{self.run.path} has no checkpoint to resume from (checkpoints/last.pt and best.pt "
+                            "are missing)", "start a new run instead of --resume")
+        return max(found, key=lambda pc: pc[1]["trainer"]["step"])
+
     def _resume(self, f: _Fit) -> dict[str, Any] | None:
-        path = self.run.checkpoints / "last.pt"
-        if not path.is_file():
-            raise UserError(f"{self.run.path} has no checkpoint to resume from (checkpoints/last.pt is missing)",
-                            "start a new run instead of --resume")
-        ckpt = load_checkpoint(path, map_location=self.device)
+        path, ckpt = self._newest_checkpoint()
         load_weights(f.learner.model, ckpt, path, "resume with the run's own config (no model overrides)")
         f.learner.load_state_dict(ckpt.get("learner_state") or {})
         f.optimizers.load_state_dict(ckpt)
@@ -296,7 +308,20 @@ class Trainer:
 
     # -- the loop -------------------------------------------------------------------------------
     def fit(self, learner: Learner, resume: bool = False) -> dict[str, Any]:
-        """Train, evaluate every `val_every_n_epochs`, score the test split; the headline results."""
+        """Train, evaluate every `val_every_n_epochs`, score the test split; the headline results.
+        The trackers of `trainer.loggers` record every metrics record, the config and the results."""
+        self.loggers = open_loggers(self.cfg.loggers, self.run.path, self.config, resume=resume, enabled=self.is_main)
+        status = "failed"
+        try:
+            results = self._fit(learner, resume)
+            status = "interrupted" if "interrupted" in results else "completed"
+            if status == "completed":
+                self.loggers.log_results(results)
+            return results
+        finally:
+            self.loggers.close(status)
+
+    def _fit(self, learner: Learner, resume: bool) -> dict[str, Any]:
         f = self._setup(learner)
         rng = self._resume(f) if resume else None
         self.run.update(device=str(self.device) if self.device.type != "cuda" else
@@ -415,8 +440,8 @@ class Trainer:
                                  **{f"train/{k}": v for k, v in logs.items()}})
         mean_loss = means.pop("train/loss")
         rate = window.items * self.device_info.world_size / max(dt, 1e-9)
-        self.run.log_metrics({"step": s.step, "epoch": s.epoch + 1, "train/loss": mean_loss,
-                              "lr": f.optimizers.lr, "train/items_per_s": rate, **means})
+        self._log_metrics({"step": s.step, "epoch": s.epoch + 1, "train/loss": mean_loss,
+                           "lr": f.optimizers.lr, "train/items_per_s": rate, **means})
         progress.update(task, loss=mean_loss, rate=rate)
 
     def _end_epoch(self, f: _Fit, progress: Progress, epoch_loss: torch.Tensor | None) -> None:
@@ -435,7 +460,7 @@ class Trainer:
                 self._save("best.pt", self._checkpoint_state(f))
         else:
             f.optimizers.step_schedules("epoch", None)
-        self.run.log_metrics(record)
+        self._log_metrics(record)
         self._log_epoch(record)
         f.learner.on_epoch_end(s.epoch, self.run.figures if self.is_main else None)
         if s.epoch in cfg.snapshot_epochs:
@@ -476,8 +501,8 @@ class Trainer:
             if split in splits:
                 with self._progress() as progress:
                     results.update(self.evaluate(learner, split, splits[split], progress))
-        self.run.log_metrics({"step": s.step, "epoch": s.epoch, "final": True,
-                              **{k: v for k, v in results.items() if "/" in k and not k.startswith("best_")}})
+        self._log_metrics({"step": s.step, "epoch": s.epoch, "final": True,
+                           **{k: v for k, v in results.items() if "/" in k and not k.startswith("best_")}})
         return results
 
     def _nonfinite(self, loss: torch.Tensor) -> bool:
@@ -488,12 +513,13 @@ class Trainer:
     def _diverged(self, loss: torch.Tensor) -> None:
         s = self.state
         last = self.run.checkpoints / "last.pt"
-        kept = f"the last good checkpoint is {last}" if last.is_file() else "no checkpoint was written yet"
         value = loss.item() if not torch.isfinite(loss) else "nan/inf on another rank"
-        raise TrainingDiverged(
-            f"the loss became {value} at step {s.step + 1} (epoch {s.epoch + 1}); training stopped and {kept}",
-            "lower optim.lr or set trainer.gradient_clip_val, then start again or --resume",
-        )
+        problem = f"the loss became {value} at step {s.step + 1} (epoch {s.epoch + 1}); training stopped and "
+        if last.is_file():
+            raise TrainingDiverged(problem + f"the last good checkpoint is {last}",
+                                   "lower optim.lr or set trainer.gradient_clip_val, then start again or --resume")
+        raise TrainingDiverged(problem + "no checkpoint was written yet",
+                               "lower optim.lr or set trainer.gradient_clip_val, then start a new run")
 
     def _preempted(self, f: _Fit, signum: int) -> dict[str, Any]:
         self._save("last.pt", self._checkpoint_state(f))
@@ -502,6 +528,11 @@ class Trainer:
             log.warning("%s received: checkpoint written at step %d; continue with --resume %s", name,
                         self.state.step, self.run.path)
         return {"interrupted": name, "steps": self.state.step, "epochs": self.state.epoch}
+
+    def _log_metrics(self, record: dict[str, Any]) -> None:
+        """One record: metrics.jsonl (the run directory) and the experiment trackers (trainer.loggers)."""
+        self.run.log_metrics(record)
+        self.loggers.log_record(record)
 
     def _log_epoch(self, record: dict[str, Any]) -> None:
         if not self.is_main:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import fcntl
 import json
 import os
 import platform
@@ -20,13 +21,14 @@ import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import torch
 
 import paperlab
+from paperlab.errors import UserError
 from paperlab.io.arrays import save_arrays
-from paperlab.io.atomic import atomic_write, read_json, write_json
+from paperlab.io.atomic import atomic_write, read_json, remove_temp_files, unwritable, write_json
 
 RUN_FILE = "run.json"
 METRICS_FILE = "metrics.jsonl"
@@ -78,6 +80,63 @@ def versions() -> dict[str, str]:
     }
 
 
+LOCK_FILE = ".lock"
+_HELD: dict[Path, IO[str]] = {}  # run directories this process has locked (released at its exit)
+
+
+def lock_run_dir(path: str | Path) -> bool:
+    """Take the run directory's exclusive lock (as git's index.lock keeps two commands from writing
+    one repository); False when this process holds it already. A second command on the same
+    directory gets a one-line error naming the holder; the kernel releases the lock when its
+    process dies, however it dies, so a killed run never blocks its own --resume."""
+    path = Path(path).resolve()
+    if path in _HELD:
+        return False
+    lock = path / LOCK_FILE
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        f = open(lock, "a+")  # noqa: SIM115 (held open, for the lock, until the run ends)
+    except OSError as err:
+        raise unwritable(lock, err) from None
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.seek(0)
+        holder = f.read().strip() or "another process"
+        f.close()
+        raise UserError(f"run directory {path} is in use by {holder}",
+                        "wait for that command to finish, or give another hydra.run.dir") from None
+    f.seek(0)
+    f.truncate()
+    f.write(f"pid {os.getpid()} on {socket.gethostname()} ({' '.join(command_line())}), since {_now()}\n")
+    f.flush()
+    _HELD[path] = f
+    return True
+
+
+def unlock_run_dir(path: str | Path) -> None:
+    """Release a lock `lock_run_dir` took (closing the file releases it)."""
+    f = _HELD.pop(Path(path).resolve(), None)
+    if f is not None:
+        f.close()
+
+
+def lock_is_held(path: str | Path) -> bool:
+    """Whether some live process holds the run directory's lock (a 'running' run without one died)."""
+    lock = Path(path) / LOCK_FILE
+    if Path(path).resolve() in _HELD:
+        return True
+    if not lock.is_file():
+        return False
+    with open(lock) as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(f, fcntl.LOCK_UN)
+    return False
+
+
 class RunDir:
     """One run's directory. Create it with `RunDir.start(...)`; reopen one with `RunDir(path)`."""
 
@@ -85,6 +144,8 @@ class RunDir:
         self.path = Path(path)
         self.writer = writer
         self.status = "running"  # as this process last set it (run.json holds it for others)
+        self.previous_status: str | None = None  # a resumed run's status before this command
+        self.previous_ended: str | None = None
 
     # -- layout ---------------------------------------------------------------------------------
     @property
@@ -115,13 +176,19 @@ class RunDir:
         resume: bool = False,
         writer: bool = True,
     ) -> RunDir:
-        """Open the run: write run.json with status "running" (or record a resume)."""
+        """Open the run: clear what killed writers left (the caller holds the directory's lock),
+        write run.json with status "running" (or record a resume; `previous_status` keeps what
+        it was)."""
         run = cls(path, writer=writer)
         if not writer:
             return run
         run.path.mkdir(parents=True, exist_ok=True)
+        for folder in (run.path, run.checkpoints, run.checkpoints / "snapshots"):
+            if folder.is_dir():
+                remove_temp_files(folder)
         if resume and (run.path / RUN_FILE).is_file():
             info = run.info()
+            run.previous_status, run.previous_ended = info.get("status"), info.get("ended")
             info.setdefault("resumed", []).append({"at": _now(), "argv": command_line()})
             info.update(status="running", ended=None)
             write_json(run.path / RUN_FILE, info)
@@ -153,6 +220,15 @@ class RunDir:
             return
         info = self.info() if (self.path / RUN_FILE).is_file() else {}
         info.update(fields)
+        write_json(self.path / RUN_FILE, info)
+
+    def abandon_resume(self, reason: str) -> None:
+        """A resume that failed before it changed the run: its status goes back to what it was,
+        the attempt's error is kept in its `resumed` record."""
+        self.status = self.previous_status or "running"
+        info = self.info()
+        info["resumed"][-1].update(error=reason, ended=_now())
+        info.update(status=self.status, ended=self.previous_ended)
         write_json(self.path / RUN_FILE, info)
 
     def finish(self, status: str = "completed", **fields: Any) -> None:

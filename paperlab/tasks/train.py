@@ -91,6 +91,8 @@ def main(cfg: DictConfig) -> None:
     if not dist_info().is_main:
         _quiet_rank()
     results = run(cfg)
+    if results.get("interrupted") == "SIGINT":
+        raise KeyboardInterrupt  # Ctrl-C: the checkpoint is written, the command ends as Ctrl-C ends one (130)
     if "interrupted" in results:
         cluster.requeue(signal.Signals[results["interrupted"]])  # under submitit: requeue the job
     if dist_info().is_main:

@@ -11,7 +11,13 @@ from pathlib import Path
 import h5py  # noqa: F401  (the run dir's arrays are HDF5; imported to fail early if missing)
 import pytest
 import torch
-from conftest import assert_user_error, raises_user_error, run_cli, task_config, tiny_train_overrides
+from conftest import (
+    assert_user_error,
+    raises_user_error,
+    run_cli,
+    task_config,
+    tiny_train_overrides,
+)
 
 from paperlab.tasks import train
 
@@ -62,6 +68,18 @@ def test_runs_and_list_show_what_exists(trained: tuple[Path, Path]) -> None:
     r = run_cli("list", "experiments")
     assert "zfnet_imagenet" in r.stdout
     assert_user_error(run_cli("list", "colours"), "cannot list 'colours'", "models")
+
+
+def test_help_lists_every_command_and_each_command_shows_its_options_and_examples(tmp_path: Path) -> None:
+    r = run_cli("--help", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    for command in ("train", "visualize", "occlude", "invariance", "gradcam", "zsl", "sample-text",
+                    "sample-handwriting", "legibility", "vqa-eval", "vqa-baselines", "runs", "list", "export"):
+        assert f" {command} " in r.stdout, command
+    r = run_cli("occlude", "--help", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert all(o in r.stdout for o in ("--size", "--stride", "--image", "RUN_DIR", "Examples", "paperlab occlude --image"))
+    assert not (tmp_path / "outputs").exists()  # help runs nothing
 
 
 def test_cfg_job_prints_the_composed_config() -> None:
@@ -148,7 +166,7 @@ def test_resume_without_checkpoint_and_with_corrupt_checkpoint(trained: tuple[Pa
     shutil.copytree(run, bare, ignore=shutil.ignore_patterns("checkpoints"))
 
     def resumed() -> dict:
-        cfg = task_config("train", [*resume_overrides(bare), f"resume={bare}"])
+        cfg = task_config("train", [*resume_overrides(bare, "train"), f"resume={bare}"])
         return train.run(cfg, run_dir=bare, resume=True)
 
     with raises_user_error("no checkpoint to resume from"):
@@ -166,11 +184,11 @@ def test_option_values_reach_the_config_exactly(text: str) -> None:
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from omegaconf import OmegaConf
 
-    from paperlab.cli import _quoted, _quoted_list
+    from paperlab.overrides import quoted, quoted_list
 
     parser = OverridesParser.create()
-    (one,) = parser.parse_overrides([f"a={_quoted(text)}"])
-    (many,) = parser.parse_overrides([f"b={_quoted_list([text, 'x'])}"])
+    (one,) = parser.parse_overrides([f"a={quoted(text)}"])
+    (many,) = parser.parse_overrides([f"b={quoted_list([text, 'x'])}"])
     cfg = OmegaConf.create({"a": one.value(), "b": many.value()})
     assert cfg.a == text and list(cfg.b) == [text, "x"]
 

@@ -152,10 +152,10 @@ def test_gradcam_command_writes_overlays_and_maps(checkpoint: Path) -> None:
 
 def gradcam_config(where: Path, images: list[Path], layer: str = "last"):
     """The config of `paperlab gradcam WHERE IMAGES... --layer LAYER` (its overrides, as the CLI writes them)."""
-    from paperlab.cli import _quoted, _quoted_list
+    from paperlab.overrides import quoted, quoted_list
 
-    return task_config("gradcam", [f"checkpoint={_quoted(str(where))}", f"gradcam.images={_quoted_list([str(p) for p in images])}",
-                                   f"gradcam.layer={_quoted(layer)}"])
+    return task_config("gradcam", [f"checkpoint={quoted(str(where))}", f"gradcam.images={quoted_list([str(p) for p in images])}",
+                                   f"gradcam.layer={quoted(layer)}"])
 
 
 def test_gradcam_command_bad_inputs(checkpoint: Path, tmp_path: Path) -> None:

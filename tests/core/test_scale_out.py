@@ -143,18 +143,20 @@ def test_a_ddp_checkpoint_resumes_in_one_process(ddp_run: tuple[Path, Path], bas
     assert max_diff(ckpt["model"], checkpoint(baseline, "snapshots/epoch_003.pt")["model"]) < 1e-5
 
 
-def test_sigterm_writes_a_checkpoint_exits_cleanly_and_resume_ends_as_uninterrupted(work: Path,
-                                                                                     baseline: Path) -> None:
-    run = work / "stopped"
+@pytest.mark.parametrize("sig,code", [(signal.SIGTERM, 0), (signal.SIGINT, 130)], ids=["SIGTERM", "Ctrl-C"])
+def test_sigterm_or_ctrl_c_writes_a_checkpoint_and_resume_ends_as_uninterrupted(sig: signal.Signals, code: int,
+                                                                                work: Path, baseline: Path) -> None:
+    run = work / f"stopped_{sig.name}"
     proc = start([sys.executable, "-m", "paperlab", "train", *overrides(work / "data"), f"hydra.run.dir={run}"], work)
     wait_for_step(run, 3, proc)
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(sig)
     _, err = proc.communicate(timeout=300)
-    assert proc.returncode == 0, err[-3000:]
+    assert proc.returncode == code, err[-3000:]
     stopped_at = checkpoint(run)["trainer"]["step"]
     assert 3 <= stopped_at < STEPS
     assert status(run)["status"] == "interrupted"
-    assert f"SIGTERM received: checkpoint written at step {stopped_at}" in err
+    assert f"{sig.name} received: checkpoint written at step {stopped_at}; continue with --resume {run}" in err
+    assert "Traceback" not in err
 
     r = run_cli("train", "--resume", str(run), cwd=work, env=ENV)
     assert r.returncode == 0, r.stderr[-3000:]

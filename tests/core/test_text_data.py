@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import write_ptb
 from omegaconf import OmegaConf
 
 from paperlab.config import conf_dir
@@ -152,22 +153,7 @@ def test_enwik8_missing_is_a_user_error_naming_the_layout(tmp_path: Path) -> Non
         build_data(data_cfg("enwik8", root=str(tmp_path), split="huge"))
 
 
-# -- data=ptb_char / ptb_word (Mikolov's simple-examples/data files) ----------------------------------------
-PTB_WORD = {"train": [" aer banknote berlitz <unk> ", " pierre N years old "],
-            "valid": [" consumers may want "], "test": [" no it was n't black monday "]}
-
-
-def write_ptb(root: Path) -> Path:
-    data = root / "simple-examples" / "data"
-    data.mkdir(parents=True)
-    for split, lines in PTB_WORD.items():
-        (data / f"ptb.{split}.txt").write_text("".join(line + "\n" for line in lines))
-        # the character files: symbols separated by spaces, '_' between words
-        chars = [" ".join("_".join(line.split())) for line in lines]
-        (data / f"ptb.char.{split}.txt").write_text("".join(c + "\n" for c in chars))
-    return data
-
-
+# -- data=ptb_char / ptb_word (Mikolov's simple-examples/data files: conftest.write_ptb) ------------------
 def test_ptb_char_and_word_files(tmp_path: Path) -> None:
     write_ptb(tmp_path)
     char = build_data(data_cfg("ptb_char", root=str(tmp_path)))

@@ -13,6 +13,7 @@ import matplotlib.patches as mpatches
 import numpy as np
 import torch
 from hydra.core.hydra_config import HydraConfig
+from matplotlib.colors import to_rgba
 from omegaconf import DictConfig
 
 from paperlab.engine.lifecycle import open_run
@@ -50,10 +51,25 @@ def _heat(ax: Any, pixels: np.ndarray, ex: np.ndarray, ey: np.ndarray, values: n
     return mesh
 
 
+def class_colours(classes: list[int]) -> dict[int, tuple[float, float, float, float]]:
+    """One distinct colour per class, for a whole figure: tab10 for up to 10 classes, tab20 for up to
+    20, the three tab20 sets for up to 60, then evenly spaced hues."""
+    n = len(classes)
+    if n <= 20:
+        palette = list(plt.get_cmap("tab10" if n <= 10 else "tab20").colors)
+    elif n <= 60:
+        palette = [c for name in ("tab20", "tab20b", "tab20c") for c in plt.get_cmap(name).colors]
+    else:
+        palette = [plt.get_cmap("hsv")(k / n) for k in range(n)]
+    return {c: to_rgba(palette[k]) for k, c in enumerate(sorted(classes))}
+
+
 def occlusion_figure(rows: list[dict[str, Any]], class_names: list[str], square: int, path: Path) -> Path:
     """Fig. 7's columns for each image: (a) the image and the occluder's size, (b) total activation
     of the strongest layer-L map, (c) its deconvnet projection, (d) p(true class), (e) most
-    probable class."""
+    probable class, in one colour per class across the whole figure (each row's legend lists its
+    classes)."""
+    colours = class_colours(sorted({int(c) for d in rows for c in d["maps"].top_class.flatten().tolist()}))
     fig, axes = plt.subplots(len(rows), 5, figsize=(15, 3.1 * len(rows)), squeeze=False, layout="constrained")
     for r, d in enumerate(rows):
         m: OcclusionMaps = d["maps"]
@@ -78,8 +94,6 @@ def occlusion_figure(rows: list[dict[str, Any]], class_names: list[str], square:
         ax = axes[r, 4]
         classes = m.top_class.numpy()
         present = sorted(set(classes.flatten().tolist()))
-        cmap = plt.get_cmap("tab10" if len(present) <= 10 else "tab20")  # distinct colours, by rank
-        colours = {c: cmap(k % cmap.N) for k, c in enumerate(present)}
         _heat(ax, pixels, ex, ey, np.array([[colours[c] for c in row] for row in classes]))
         ax.set_title("(e) most probable class", fontsize=9)
         ax.legend(handles=[mpatches.Patch(color=colours[c], label=class_names[c]) for c in present],

@@ -1,6 +1,7 @@
 """The character-level LSTM language model (Graves 2013 Sec. 3): bits per character against a hand
 computation, the LSTM state carried across truncated-BPTT segments (and across --resume),
-dynamic evaluation on its own copy, weight noise, sampling, and the commands end to end."""
+dynamic evaluation on its own copy, weight noise, sampling, training and sampling in process, and
+through the command line `sample-text` (streamed to stdout) and a killed and resumed run."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import assert_user_error, run_cli
+from conftest import raises_user_error, run_cli, task_config, write_ptb
 from hydra import compose, initialize_config_dir
 
 from paperlab.config import conf_dir
@@ -153,11 +154,12 @@ def test_sampling_is_seeded_and_low_temperature_is_greedy(corpus_file: Path) -> 
 # -- end to end -------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def trained(corpus_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    cwd = tmp_path_factory.mktemp("lm")
-    run = cwd / "run"
-    r = run_cli("train", *tiny_overrides(corpus_file, "trainer.max_epochs=2", "char_lm.dynamic_eval.lrs=[0.01,0.3]",
-                                         f"hydra.run.dir={run}"), cwd=cwd)
-    assert r.returncode == 0, r.stderr[-3000:]
+    """`paperlab train` of the tiny LM, in process."""
+    from paperlab.tasks import train
+
+    run = tmp_path_factory.mktemp("lm") / "run"
+    cfg = task_config("train", tiny_overrides(corpus_file, "trainer.max_epochs=2", "char_lm.dynamic_eval.lrs=[0.01,0.3]"))
+    train.run(cfg, run_dir=run)
     return run
 
 
@@ -184,8 +186,12 @@ def test_sample_text_streams_from_a_run(trained: Path) -> None:
 
 
 def test_sample_text_temperature_zero_is_one_line(trained: Path, tmp_path: Path) -> None:
-    assert_user_error(run_cli("sample-text", "--checkpoint", str(trained), "--temperature", "0", cwd=tmp_path),
-                      "temperature must be greater than 0")
+    from paperlab.papers.graves.text import sample_text
+
+    # `paperlab sample-text --checkpoint RUN --temperature 0`
+    cfg = task_config("sample_text", ["temperature=0.0", f'checkpoint="{trained}"'])
+    with raises_user_error("temperature must be greater than 0"):
+        sample_text.run(cfg, tmp_path / "run")
 
 
 def test_sample_text_unknown_prime_characters_error_or_skip(trained: Path, tmp_path: Path) -> None:
@@ -204,9 +210,12 @@ def test_sample_text_unknown_prime_characters_error_or_skip(trained: Path, tmp_p
 
 
 def test_train_on_a_missing_corpus_is_one_line(tmp_path: Path) -> None:
-    # (an empty file or folder, a bad split, non-UTF-8 text: tests/test_text_data.py)
-    assert_user_error(run_cli("train", *tiny_overrides(tmp_path / "nothing.txt"), cwd=tmp_path),
-                      "does not exist", "data.path")
+    # (an empty file or folder, a bad split, non-UTF-8 text: tests/core/test_text_data.py)
+    from paperlab.tasks import train
+
+    cfg = task_config("train", tiny_overrides(tmp_path / "nothing.txt"))
+    with raises_user_error("does not exist", "data.path"):
+        train.run(cfg, run_dir=tmp_path / "run")
 
 
 def test_sigkill_then_resume_continues_the_carried_state(corpus_file: Path, tmp_path: Path) -> None:
@@ -228,8 +237,6 @@ def test_sigkill_then_resume_continues_the_carried_state(corpus_file: Path, tmp_
 # -- the paper's settings and the shipped model ----------------------------------------------------------------
 @pytest.mark.parametrize("experiment,data", [("graves_text_ptb", "ptb"), ("graves_text_wikipedia", "enwik8")])
 def test_paper_experiments_train_on_their_real_formats(experiment: str, data: str, tmp_path: Path) -> None:
-    from test_text_data import write_ptb
-
     from paperlab.tasks.train import run as train
 
     if data == "ptb":

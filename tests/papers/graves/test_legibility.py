@@ -1,16 +1,18 @@
 """The online handwriting recogniser (BLSTM-CTC) and `paperlab legibility`, which reads the
 synthesis network's samples back: scores against hand computations, CTC decoding, padding
-invariance, a recogniser that learns to read, and the command end to end on tiny models."""
+invariance, a recogniser that learns to read, and the command on tiny models (once through the
+command line, the other settings and bad inputs in process on the config it composes)."""
 
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from conftest import assert_user_error, run_cli
+from conftest import raises_user_error, run_cli, task_config
 
 from paperlab.engine.restore import load_model
 from paperlab.models import create_model
@@ -118,23 +120,43 @@ def test_the_recogniser_learns_to_read_a_few_lines() -> None:
 
 @pytest.fixture(scope="module")
 def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path, dict[str, str]]:
-    """A 20-step synthesis network and a 20-step recogniser, trained by the real commands."""
+    """A 20-step synthesis network and a 20-step recogniser, trained by `paperlab train` in process
+    (the generated corpus in the module's own cache, $PAPERLAB_CACHE)."""
+    from paperlab.tasks import train
+
     cwd = tmp_path_factory.mktemp("legibility")
     env = {"PAPERLAB_CACHE": str(cwd / "cache")}
     data = ["data.num_lines=60", "data.num_writers=4", "data.max_chars=14", "data.num_styles=2"]
     common = ["trainer.max_steps=20", "trainer.batch_size=4", "trainer.progress=false"]
-    r = run_cli("train", "experiment=graves_synthesis", "model.hidden_size=12", "model.num_layers=2", *data, *common,
-                "optim.lr=0.001", cwd=cwd, env=env)
-    assert r.returncode == 0, r.stderr[-3000:]
-    r = run_cli("train", "experiment=handwriting_recognizer", "model.hidden_size=8", "model.conv_channels=8", *data,
-                *common, cwd=cwd, env=env)
-    assert r.returncode == 0, r.stderr[-3000:]
-    (synthesis,) = (cwd / "outputs" / "train" / "graves_synthesis_hershey_handwriting").iterdir()
-    (reader,) = (cwd / "outputs" / "train" / "handwriting_recognizer_hershey_handwriting").iterdir()
+    synthesis, reader = cwd / "synthesis", cwd / "reader"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PAPERLAB_CACHE", env["PAPERLAB_CACHE"])
+        train.run(task_config("train", ["experiment=graves_synthesis", "model.hidden_size=12", "model.num_layers=2",
+                                        *data, *common, "optim.lr=0.001"]), run_dir=synthesis)
+        train.run(task_config("train", ["experiment=handwriting_recognizer", "model.hidden_size=8",
+                                        "model.conv_channels=8", *data, *common]), run_dir=reader)
     return cwd, synthesis, reader, env
 
 
-def test_legibility_command_end_to_end(tiny_models: tuple[Path, Path, Path, dict[str, str]]) -> None:
+@pytest.fixture
+def legibility_run(tiny_models: tuple[Path, Path, Path, dict[str, str]], tmp_path: Path,
+                   monkeypatch: pytest.MonkeyPatch):
+    """`paperlab legibility checkpoint=SYNTHESIS reader=READER OVERRIDES` in process, in the tiny
+    models' cache: run(*overrides, out=name) -> (run dir, results)."""
+    from paperlab.papers.graves.handwriting import legibility
+
+    _, synthesis, reader, env = tiny_models
+    monkeypatch.setenv("PAPERLAB_CACHE", env["PAPERLAB_CACHE"])
+
+    def run(*overrides: str, out: str = "run") -> tuple[Path, dict]:
+        cfg = task_config("legibility", [f"checkpoint={synthesis}", f"reader={reader}", *overrides])
+        return tmp_path / out, legibility.run(cfg, run_dir=tmp_path / out)
+
+    return run
+
+
+def test_legibility_command_end_to_end(tiny_models: tuple[Path, Path, Path, dict[str, str]], legibility_run,
+                                       caplog: pytest.LogCaptureFixture) -> None:
     cwd, synthesis, reader, env = tiny_models
     r = run_cli("legibility", f"checkpoint={synthesis}", f"reader={reader}", "legibility.lines=3",
                 "legibility.min_chars=5", "legibility.bias=[0,2]", "legibility.show=2", cwd=cwd, env=env)
@@ -149,43 +171,38 @@ def test_legibility_command_end_to_end(tiny_models: tuple[Path, Path, Path, dict
     assert all(len(row["text"]) >= 5 for row in rows)
     assert (out / "figures" / "samples_bias_0.png").is_file() and (out / "figures" / "samples_bias_2.png").is_file()
     # the validation split's lines instead: other texts, for choosing settings without seeing the test lines
-    r = run_cli("legibility", f"checkpoint={synthesis}", f"reader={reader}", "legibility.lines=3",
-                "legibility.min_chars=5", "legibility.bias=[1]", "legibility.split=val", cwd=cwd, env=env)
-    assert r.returncode == 0, r.stderr[-3000:]
-    latest = max((cwd / "outputs" / "legibility" / "legibility").iterdir())
+    latest, _ = legibility_run("legibility.lines=3", "legibility.min_chars=5", "legibility.bias=[1]",
+                               "legibility.split=val", out="val")
     assert json.loads((latest / "results.json").read_text())["split"] == "val" and results["split"] == "test"
     val_texts = {json.loads(line)["text"] for line in (latest / "readings.jsonl").read_text().splitlines()}
     assert val_texts and not val_texts & {row["text"] for row in rows}
     # given texts: no real lines to compare with
-    r = run_cli("legibility", f"checkpoint={synthesis}", f"reader={reader}", "legibility.texts=[ab cd]",
-                "legibility.bias=[1]", cwd=cwd, env=env)
-    assert r.returncode == 0, r.stderr[-3000:]
-    latest = max((cwd / "outputs" / "legibility" / "legibility").iterdir())
+    latest, _ = legibility_run("legibility.texts=[ab cd]", "legibility.bias=[1]", out="texts")
     results = json.loads((latest / "results.json").read_text())
     assert results["lines"] == 1 and "real/cer" not in results and np.isfinite(results["bias_1/cer"])
     # best of 2, picked by a selector: the rates of the lines it kept
-    r = run_cli("legibility", f"checkpoint={synthesis}", f"reader={reader}", f"legibility.select={reader}",
-                "legibility.best_of=2", "legibility.lines=2", "legibility.min_chars=5", "legibility.bias=[1]",
-                cwd=cwd, env=env)
-    assert r.returncode == 0, r.stderr[-3000:]
-    assert "flatter" in r.stderr + r.stdout  # the selector also judges: said
-    latest = max((cwd / "outputs" / "legibility" / "legibility").iterdir())
+    with caplog.at_level(logging.WARNING):
+        latest, _ = legibility_run(f"legibility.select={reader}", "legibility.best_of=2", "legibility.lines=2",
+                                   "legibility.min_chars=5", "legibility.bias=[1]", out="best_of")
+    assert any("flatter" in r.getMessage() for r in caplog.records)  # the selector also judges: said
     results = json.loads((latest / "results.json").read_text())
     assert results["best_of"] == 2 and results["select"] == results["reader"] and results["lines"] == 2
 
 
-def test_legibility_bad_input(tiny_models: tuple[Path, Path, Path, dict[str, str]]) -> None:
-    cwd, synthesis, reader, env = tiny_models
-    assert_user_error(run_cli("legibility", f"checkpoint={reader}", f"reader={reader}", cwd=cwd, env=env),
-                      "not a 'handwriting' one")
-    assert_user_error(run_cli("legibility", f"checkpoint={synthesis}", f"reader={synthesis}", cwd=cwd, env=env),
-                      "not a 'handwriting_recognition' one")
-    assert_user_error(run_cli("legibility", f"checkpoint={synthesis}", f"reader={reader}", "legibility.bias=[-1]",
-                              cwd=cwd, env=env), "legibility.bias")
-    assert_user_error(run_cli("legibility", f"checkpoint={synthesis}", f"reader={reader}",
-                              "legibility.texts=[\"héllo\"]", cwd=cwd, env=env), "'é'")
-    assert_user_error(run_cli("legibility", f"checkpoint={synthesis}", f"reader={reader}", "legibility.split=train",
-                              cwd=cwd, env=env), "legibility.split=test or val")
+def test_legibility_bad_input(tiny_models: tuple[Path, Path, Path, dict[str, str]], tmp_path: Path,
+                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from paperlab.papers.graves.handwriting import legibility
+
+    _, synthesis, reader, env = tiny_models
+    monkeypatch.setenv("PAPERLAB_CACHE", env["PAPERLAB_CACHE"])
+    cases = [([f"checkpoint={reader}", f"reader={reader}"], "not a 'handwriting' one"),
+             ([f"checkpoint={synthesis}", f"reader={synthesis}"], "not a 'handwriting_recognition' one"),
+             ([f"checkpoint={synthesis}", f"reader={reader}", "legibility.bias=[-1]"], "legibility.bias"),
+             ([f"checkpoint={synthesis}", f"reader={reader}", "legibility.texts=[\"héllo\"]"], "'é'"),
+             ([f"checkpoint={synthesis}", f"reader={reader}", "legibility.split=train"], "legibility.split=test or val")]
+    for k, (overrides, needle) in enumerate(cases):
+        with raises_user_error(needle):
+            legibility.run(task_config("legibility", overrides), run_dir=tmp_path / str(k))
 
 
 @pytest.mark.parametrize("name", ["handwriting_recognizer", "handwriting_judge"])

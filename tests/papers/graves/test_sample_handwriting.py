@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import assert_user_error, run_cli
+from conftest import raises_user_error, run_cli, task_config
 
 from paperlab.engine.restore import load_model
 from paperlab.errors import UserError
@@ -26,15 +26,19 @@ from paperlab.papers.graves.handwriting.strokes import StrokeSet
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict[str, str]]:
-    """A 20-step `paperlab train experiment=graves_synthesis` run: (cwd, run dir, env)."""
+    """A 20-step `paperlab train experiment=graves_synthesis` run, in process: (cwd, run dir, env)."""
+    from paperlab.tasks import train
+
     cwd = tmp_path_factory.mktemp("hw")
     env = {"PAPERLAB_CACHE": str(cwd / "cache")}
-    r = run_cli("train", "experiment=graves_synthesis", "model.hidden_size=12", "model.num_layers=2",
-                "data.num_lines=60", "data.num_writers=4", "data.max_chars=14", "data.num_styles=2",
-                "trainer.max_steps=20", "trainer.batch_size=4", "trainer.log_every_n_steps=1",
-                "trainer.progress=false", "optim.lr=0.001", cwd=cwd, env=env)
-    assert r.returncode == 0, r.stderr[-3000:]
-    (run,) = (cwd / "outputs" / "train" / "graves_synthesis_hershey_handwriting").iterdir()
+    run = cwd / "run"
+    cfg = task_config("train", ["experiment=graves_synthesis", "model.hidden_size=12", "model.num_layers=2",
+                                "data.num_lines=60", "data.num_writers=4", "data.max_chars=14", "data.num_styles=2",
+                                "trainer.max_steps=20", "trainer.batch_size=4", "trainer.log_every_n_steps=1",
+                                "trainer.progress=false", "optim.lr=0.001"])
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PAPERLAB_CACHE", env["PAPERLAB_CACHE"])
+        train.run(cfg, run_dir=run)
     return cwd, run, env
 
 
@@ -68,14 +72,22 @@ def test_sample_handwriting_writes_the_page_figures_and_strokes(trained: tuple[P
     assert results["best_of"] == 2 and "select: window" in (out / ".hydra" / "config.yaml").read_text()
     assert results["stopped_by_window"] + results["stopped_by_cap"] == 4
     assert "<path d=" in (out / "figures" / "handwriting.svg").read_text()
-    assert_user_error(run_cli("sample-handwriting", "--text", "héllo wörld", "--checkpoint", str(run), cwd=cwd, env=env),
-                      "outside the model's alphabet", "'é' 'ö'", "--unknown=skip")
 
 
 def sample_cfg(run: Path, **sample):
     overrides = [f"checkpoint={run}"] + [f"sample.{k}={v}" for k, v in sample.items()]
     with composed("sample-handwriting", overrides) as cfg:
         return cfg
+
+
+def test_text_outside_the_alphabet_is_one_line(trained: tuple[Path, Path, dict[str, str]], tmp_path: Path) -> None:
+    from paperlab.papers.graves.handwriting.sample_handwriting import run as sample
+
+    _, run, _ = trained
+    # `paperlab sample-handwriting --text "héllo wörld" --checkpoint RUN`
+    cfg = task_config("sample-handwriting", ['sample.text="héllo wörld"', f'checkpoint="{run}"'])
+    with raises_user_error("outside the model's alphabet", "'é' 'ö'", "--unknown=skip"):
+        sample(cfg, tmp_path / "never")
 
 
 def test_bad_input_and_wrong_checkpoints_are_user_errors(trained: tuple[Path, Path, dict[str, str]], tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""NIWT and ALE pieces against hand computations, the cached stages, and `paperlab zsl` end to end."""
+"""NIWT and ALE pieces against hand computations, the cached stages, and `paperlab zsl` end to end
+(through the command line: one run, and `--resume` / `--redo` on it; bad inputs in process)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import assert_user_error, run_cli
+from conftest import raises_user_error, run_cli, task_config
 from scipy.stats import spearmanr
 from torch import nn
 
@@ -180,19 +181,32 @@ def test_zsl_resume_reuses_finished_stages_and_redoes_what_is_asked(zsl_run: tup
     r = run_cli("zsl", "--resume", str(run), cwd=cwd)  # --redo is not inherited by the next resume
     assert r.returncode == 0, r.stderr[-3000:]
     assert json.loads((run / "results.json").read_text())["stages_run"] == "none (all cached)"
-    # the NIWT classifier (seen + unseen classes) is what `paperlab gradcam` explains
-    r = run_cli("gradcam", str(run), *map(str, sorted((run / "examples").glob("*.png"))[:2]), cwd=cwd)
-    assert r.returncode == 0, r.stderr[-2000:]
+
+
+def test_gradcam_explains_the_niwt_classifier(zsl_run: tuple[Path, Path], tmp_path: Path) -> None:
+    """The NIWT classifier (seen + unseen classes) is what `paperlab gradcam RUN IMAGES...` explains."""
+    from paperlab.overrides import quoted, quoted_list
+    from paperlab.tasks import gradcam
+
+    _, run = zsl_run
+    images = [str(p) for p in sorted((run / "examples").glob("*.png"))[:2]]
+    cfg = task_config("gradcam", [f"checkpoint={quoted(str(run))}", f"gradcam.images={quoted_list(images)}",
+                                  "gradcam.layer=\"last\""])
+    results = gradcam.run(cfg, run_dir=tmp_path / "gradcam")
+    assert results["images"] == 2 and (tmp_path / "gradcam" / "arrays" / "gradcam.h5").is_file()
 
 
 def test_zsl_bad_inputs(tmp_path: Path) -> None:
-    r = run_cli("zsl", *TINY, "data.unseen=[red plain circle]", "data.seen=[red plain circle,blue plain star]",
-                cwd=tmp_path)
-    assert_user_error(r, "red plain circle are both seen and unseen")
-    assert_user_error(run_cli("zsl", *TINY, "zsl.layer=conv9", "zsl.knowledge=[smells]", cwd=tmp_path),
-                      "unknown domain knowledge smells")
-    assert_user_error(run_cli("zsl", *TINY, "zsl.layer=conv9", cwd=tmp_path), "unknown layer 'conv9'", "conv5")
-    # (a wrong attribute matrix is refused by the data builders: tests/test_zsl_data.py)
+    from paperlab.papers.niwt import zsl
+
+    cases = [(["data.unseen=[red plain circle]", "data.seen=[red plain circle,blue plain star]"],
+              ("red plain circle are both seen and unseen",)),
+             (["zsl.layer=conv9", "zsl.knowledge=[smells]"], ("unknown domain knowledge smells",)),
+             (["zsl.layer=conv9"], ("unknown layer 'conv9'", "conv5"))]
+    for k, (overrides, needles) in enumerate(cases):
+        with raises_user_error(*needles):
+            zsl.run(task_config("zsl", [*TINY, *overrides]), run_dir=tmp_path / str(k))
+    # (a wrong attribute matrix is refused by the data builders: tests/papers/niwt/test_zsl_data.py)
 
 
 @pytest.mark.slow

@@ -1,4 +1,5 @@
-"""`paperlab vqa-eval` and `paperlab vqa-baselines` end to end in a temp dir."""
+"""`paperlab vqa-eval` and `paperlab vqa-baselines` end to end in a temp dir; the command line's own
+checks of vqa-eval's options, and the task's (in process)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import vqa_messy
-from conftest import assert_user_error, run_cli
+from conftest import assert_user_error, raises_user_error, run_cli, task_config
 
 from paperlab.papers.vqa.metric import evaluate
 
@@ -35,13 +36,22 @@ def test_vqa_eval_end_to_end(tmp_path: Path) -> None:
 
 
 def test_vqa_eval_bad_input_is_one_line(tmp_path: Path) -> None:
+    from paperlab.papers.vqa import vqa_eval
+
     q, a, r = vqa_messy.write_messy_vqa(tmp_path, n=20, seed=1)
     results = json.loads(r.read_text())
     r.write_text(json.dumps(results[:-3]))
-    line = assert_user_error(run_cli("vqa-eval", "--annotations", str(a), "--results", str(r), cwd=tmp_path),
-                             "do not match the annotations", "3 of the 20 annotated questions have no answer",
-                             "--allow-partial")
-    assert str(results[-1]["question_id"]) in line
+    # `paperlab vqa-eval --annotations A --results R`
+    cfg = task_config("vqa-eval", [f'annotations="{a.resolve()}"', f'results="{r.resolve()}"', 'protocol="2021"',
+                                   "allow_partial=false"])
+    with raises_user_error("do not match the annotations", "3 of the 20 annotated questions have no answer",
+                           "--allow-partial") as err:
+        vqa_eval.run(cfg, run_dir=tmp_path / "run")
+    assert str(results[-1]["question_id"]) in str(err.value)
+
+
+def test_vqa_eval_options_are_checked_by_the_command_line(tmp_path: Path) -> None:
+    q, a, r = vqa_messy.write_messy_vqa(tmp_path, n=20, seed=1)
     assert_user_error(run_cli("vqa-eval", "--results", str(r), cwd=tmp_path), "needs --annotations and --results")
     assert_user_error(run_cli("vqa-eval", "--annotations", str(a), "--results", str(r), "--protocol", "2019",
                               cwd=tmp_path), "unknown VQA evaluation protocol '2019'")

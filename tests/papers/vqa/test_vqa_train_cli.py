@@ -1,7 +1,7 @@
-"""`paperlab train experiment=vqa_* / mdan_*` end to end on tiny relational scenes with the
-shipped scene encoder: official scores, attention figures, the feature cache reused by the next
-run, and the bad inputs (long questions cut with a warning, unknown words, a feature cache from
-another encoder)."""
+"""`paperlab train experiment=vqa_* / mdan_*` on tiny relational scenes with the shipped scene
+encoder, in process on the config the command line composes: official scores, attention figures,
+the feature cache reused by the next run, and the bad inputs (long questions cut with a warning,
+unknown words, a feature cache from another encoder)."""
 
 from __future__ import annotations
 
@@ -13,34 +13,33 @@ import h5py
 import numpy as np
 import pytest
 import torch
-from conftest import assert_user_error, run_cli
+from conftest import raises_user_error, task_config
 
 from paperlab.papers.vqa.data import WordVocab
 from paperlab.papers.vqa.learner import truncate_questions
+from paperlab.tasks import train
 
 TINY_DATA = ["data.train_images=40", "data.val_images=6", "data.test_images=10"]
 TINY_RUN = ["trainer.max_epochs=1", "trainer.batch_size=32", "trainer.progress=false", "trainer.log_every_n_steps=5"]
 
 
-def _cwd(path: Path) -> Path:
-    path.mkdir()
-    return path
+def _train(overrides: list[str], run: Path) -> dict:
+    """`paperlab train OVERRIDES`, in process, into `run`."""
+    return train.run(task_config("train", overrides), run_dir=run)
 
 
-def _run_dir(cwd: Path, name: str) -> Path:
-    (run,) = (cwd / "outputs" / "train" / name).iterdir()
-    return run
-
-
-def test_rdan_trains_scores_draws_and_reuses_the_feature_cache(tmp_path: Path) -> None:
+def test_rdan_trains_scores_draws_and_reuses_the_feature_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                               caplog: pytest.LogCaptureFixture) -> None:
     cache = tmp_path / "cache"
-    args = ["train", "experiment=vqa_rdan", *TINY_DATA, *TINY_RUN, f"paths.cache={cache}", "model.hidden=16",
+    monkeypatch.setenv("PAPERLAB_CACHE", str(cache))  # paths.cache= sets it for the process: put back afterwards
+    args = ["experiment=vqa_rdan", *TINY_DATA, *TINY_RUN, f"paths.cache={cache}", "model.hidden=16",
             "model.embed_dim=8", "vqa.max_question_len=6", "vqa.attention_examples=3"]
-    first = run_cli(*args, cwd=_cwd(tmp_path / "a"), timeout=900)
-    assert first.returncode == 0, first.stderr[-3000:]
+    run = tmp_path / "a"
+    with caplog.at_level(logging.INFO):
+        _train(args, run)
     # "what shape is the object closest to the red object?" has 10 words: cut, with a warning
-    assert "longer than vqa.max_question_len=6 words" in first.stderr
-    run = _run_dir(tmp_path / "a", "vqa_rdan")
+    assert any("longer than vqa.max_question_len=6 words" in r.getMessage() for r in caplog.records
+               if r.levelno == logging.WARNING)
     results = json.loads((run / "results.json").read_text())
     for key in ("test/open_ended/overall", "test/open_ended/yes/no", "test/multiple_choice/overall",
                 "test/open_ended/relational", "test/attention/named_share_step1"):
@@ -54,27 +53,27 @@ def test_rdan_trains_scores_draws_and_reuses_the_feature_cache(tmp_path: Path) -
         assert f.attrs["encoder"] == results["encoder"] and f["regions"].shape[1:] == (64, 64)
     stamp = features.stat().st_mtime_ns
     # the next run (another model, same images and encoder) reads the cache instead of the CNN
-    again = run_cli("train", "experiment=vqa_bow_q_i", *TINY_DATA, *TINY_RUN, f"paths.cache={cache}",
-                    "model.mlp_hidden=16", cwd=_cwd(tmp_path / "b"), timeout=900)
-    assert again.returncode == 0, again.stderr[-3000:]
-    assert "(cached)" in again.stderr and features.stat().st_mtime_ns == stamp
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        _train(["experiment=vqa_bow_q_i", *TINY_DATA, *TINY_RUN, f"paths.cache={cache}", "model.mlp_hidden=16"],
+               tmp_path / "b")
+    assert any("(cached)" in r.getMessage() for r in caplog.records) and features.stat().st_mtime_ns == stamp
     # a cache written by another encoder is refused, never reused
     other = tmp_path / "other.h5"
     with h5py.File(other, "w") as f:
         f["image_id"] = np.arange(56)
         f["features"] = np.zeros((56, 4), dtype=np.float32)
         f.attrs["encoder"] = "vgg16@0123456789abcdef"
-    bad = run_cli("train", "experiment=vqa_bow_q_i", *TINY_DATA, *TINY_RUN, f"paths.cache={cache}",
-                  f"encoder.cache={other}", cwd=_cwd(tmp_path / "c"), timeout=900)
-    assert_user_error(bad, "was computed by encoder 'vgg16@0123456789abcdef'", "never reused")
+    with raises_user_error("was computed by encoder 'vgg16@0123456789abcdef'", "never reused"):
+        _train(["experiment=vqa_bow_q_i", *TINY_DATA, *TINY_RUN, f"paths.cache={cache}", f"encoder.cache={other}"],
+               tmp_path / "c")
 
 
-def test_mdan_trains_and_reports_recall_both_ways(tmp_path: Path) -> None:
-    res = run_cli("train", "experiment=mdan_sort_of_clevr", *TINY_DATA, *TINY_RUN, f"paths.cache={tmp_path / 'c'}",
-                  "model.hidden=16", "model.embed_dim=8", "matching.fold_size=5", "matching.attention_examples=2",
-                  cwd=tmp_path, timeout=900)
-    assert res.returncode == 0, res.stderr[-3000:]
-    run = _run_dir(tmp_path, "mdan_sort_of_clevr")
+def test_mdan_trains_and_reports_recall_both_ways(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PAPERLAB_CACHE", str(tmp_path / "c"))  # paths.cache= sets it for the process: put back afterwards
+    run = tmp_path / "run"
+    _train(["experiment=mdan_sort_of_clevr", *TINY_DATA, *TINY_RUN, f"paths.cache={tmp_path / 'c'}",
+            "model.hidden=16", "model.embed_dim=8", "matching.fold_size=5", "matching.attention_examples=2"], run)
     final = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()][-1]
     for way in ("i2t", "t2i"):
         r1, r5, r10 = (final[f"test/{way}_r{k}"] for k in (1, 5, 10))

@@ -1,5 +1,7 @@
-"""`paperlab visualize`, `occlude` and `invariance` end to end on a tiny trained run (IDX fixture):
-what each writes and that it is right, and one clear line for each kind of bad input."""
+"""`paperlab visualize`, `occlude` and `invariance` on a tiny trained run (IDX fixture): what each
+writes and that it is right, and one clear line for each kind of bad input. `visualize` and the
+typed options of `occlude` go through the command line; the rest runs each task in process on the
+config the command line composes."""
 
 from __future__ import annotations
 
@@ -9,7 +11,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import assert_user_error, make_idx_set, run_cli, task_config, tiny_train_overrides
+from conftest import (
+    assert_user_error,
+    make_idx_set,
+    raises_user_error,
+    run_cli,
+    task_config,
+    tiny_train_overrides,
+)
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 from PIL import Image
@@ -72,9 +81,10 @@ def test_visualize_writes_fig2_top9_and_fig4_evolution(trained: Path, tmp_path: 
 
 
 def test_occlude_writes_fig7_maps(trained: Path, tmp_path: Path) -> None:
-    r = run_cli("occlude", str(trained), "--size", "8", "--stride", "4", "occlude.num_images=2", cwd=tmp_path)
-    assert r.returncode == 0, r.stderr[-3000:]
-    run = only_run(tmp_path, "occlude")
+    # `paperlab occlude RUN --size 8 --stride 4 occlude.num_images=2`
+    cfg = task_config("occlude", ["occlude.num_images=2", f"checkpoint={trained}", "occlude.size=8", "occlude.stride=4"])
+    run = tmp_path / "run"
+    occlude.run(cfg, run_dir=run)
     assert (run / "figures" / "occlusion.png").stat().st_size > 5000
     arrays, attrs = load_arrays(run / "arrays" / "occlusion.h5")
     names = sorted({k.split("/")[0] for k in arrays})
@@ -96,9 +106,10 @@ def test_occlude_writes_fig7_maps(trained: Path, tmp_path: Path) -> None:
 
 
 def test_invariance_writes_fig5_curves(trained: Path, tmp_path: Path) -> None:
-    r = run_cli("invariance", str(trained), "invariance.steps=3", "invariance.num_images=2", cwd=tmp_path)
-    assert r.returncode == 0, r.stderr[-3000:]
-    run = only_run(tmp_path, "invariance")
+    # `paperlab invariance RUN invariance.steps=3 invariance.num_images=2`
+    cfg = task_config("invariance", ["invariance.steps=3", "invariance.num_images=2", f"checkpoint={trained}"])
+    run = tmp_path / "run"
+    invariance.run(cfg, run_dir=run)
     assert (run / "figures" / "invariance.png").stat().st_size > 5000
     arrays, _ = load_arrays(run / "arrays" / "invariance.h5")
     assert np.allclose(arrays["translate/amount"], [-7.56, 0.0, 7.56])
@@ -110,17 +121,24 @@ def test_invariance_writes_fig5_curves(trained: Path, tmp_path: Path) -> None:
     assert np.allclose(arrays["scale/penultimate_distance"][:, 0], 0)
 
 
-def test_bad_input_is_one_clear_line(trained: Path, tmp_path: Path) -> None:
-    assert_user_error(run_cli("visualize", str(trained), "visualize.layers=[conv9]", cwd=tmp_path),
-                      "no layer 'conv9'", "conv1, conv2, conv3, conv4, conv5")
+def test_typed_options_reach_the_task_and_bad_ones_are_one_clear_line(trained: Path, tmp_path: Path) -> None:
+    """--image and --size become overrides of the task (the command line's own work): a bad value
+    of each is the task's one line on stderr, exit code 2."""
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"not a png")
     assert_user_error(run_cli("occlude", str(trained), "--image", str(broken), cwd=tmp_path),
                       f"cannot read image {broken}")
     assert_user_error(run_cli("occlude", str(trained), "--size", "40", cwd=tmp_path),
                       "occluder (40 px) is larger than the image (28 px)")
+
+
+def test_bad_input_is_one_clear_line(trained: Path, tmp_path: Path) -> None:
+    cfg = task_config("visualize", ["visualize.layers=[conv9]", f"checkpoint={trained}"])
+    with raises_user_error("no layer 'conv9'", "conv1, conv2, conv3, conv4, conv5"):
+        visualize.run(cfg, run_dir=tmp_path / "a")
     (tmp_path / "empty_run").mkdir()
-    assert_user_error(run_cli("invariance", str(tmp_path / "empty_run"), cwd=tmp_path), "has no checkpoint")
+    with raises_user_error("has no checkpoint"):
+        invariance.run(task_config("invariance", [f"checkpoint={tmp_path / 'empty_run'}"]), run_dir=tmp_path / "b")
 
 
 @pytest.mark.parametrize("task,module,overrides,message", [
@@ -190,10 +208,10 @@ def test_default_commands_reproduce_the_papers_observations(tmp_path: Path) -> N
     """On the shipped ZFNet and Fashion-MNIST: occluding the object can flip the decision (Fig. 7);
     layer 1 moves more than the penultimate layer under small translations, and rotation hurts the
     output far more than translation (Fig. 5)."""
-    assert run_cli("occlude", cwd=tmp_path).returncode == 0
-    occ = json.loads((only_run(tmp_path, "occlude") / "results.json").read_text())
+    occlude.run(task_config("occlude", []), run_dir=tmp_path / "occlude")
+    occ = json.loads((tmp_path / "occlude" / "results.json").read_text())
     assert min(v for k, v in occ.items() if k.endswith("_p_min")) < 0.1
-    assert run_cli("invariance", cwd=tmp_path).returncode == 0
-    inv = json.loads((only_run(tmp_path, "invariance") / "results.json").read_text())
+    invariance.run(task_config("invariance", []), run_dir=tmp_path / "invariance")
+    inv = json.loads((tmp_path / "invariance" / "results.json").read_text())
     assert inv["invariance/translate_penultimate_rel_distance"] < inv["invariance/translate_conv1_rel_distance"]
     assert inv["invariance/rotate_p_true_mean"] < inv["invariance/translate_p_true_mean"] - 0.2

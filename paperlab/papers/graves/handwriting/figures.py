@@ -19,6 +19,7 @@ import numpy as np  # noqa: E402
 
 from paperlab.io.figures import save_figure  # noqa: E402
 
+PAGE_DPI = 300  # pages of handwriting: print quality, and sharp on a high-resolution (2x) screen
 INK = "#1d2b4f"
 PRIMER = "#b8bcc6"
 LABEL = "#8a8f98"
@@ -113,7 +114,7 @@ def _page_png(placed: list[PageLine], path: Path, box: tuple[float, float, float
     ax.set_ylim(box[2], box[3])
     ax.set_aspect("equal")
     ax.set_axis_off()
-    save_figure(fig, path, dpi=130)
+    save_figure(fig, path, dpi=PAGE_DPI)
 
 
 def _svg_path(s: np.ndarray, xy: Callable[[np.ndarray], str]) -> str:

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from paperlab.console import track
 from paperlab.data import build_data_as
 from paperlab.engine.lifecycle import open_run
 from paperlab.engine.restore import load_model
@@ -111,14 +112,19 @@ def _score(cfg: DictConfig, run: RunDir) -> dict[str, Any]:
     cap = float(opts.cap_factor) * model.points_per_char
     batch = int(opts.batch_size)
     show = int(opts.show)
-    for b in biases:
-        gen = torch.Generator().manual_seed(int(cfg.seed))
-        samples = []
-        for k in range(0, len(texts), batch):
-            part = synthesize(model, texts[k : k + batch] * n_best, b, None, gen, max_points_per_char=cap,
-                              sharpen_eos=bool(opts.sharpen_eos))
-            samples += best_of(part, len(part) // n_best, selector)[0] if n_best > 1 else part
-        read = reader.read([s.offsets for s in samples])
+    starts = range(0, len(texts), batch)
+    steps = [(b, start) for b in biases for start in starts]  # each bias's batches, bias after bias
+    gen, samples = None, []
+    lines = f"{len(texts)} line{'s' if len(texts) > 1 else ''}"
+    for b, start in track(steps, f"writing and reading {lines} at {len(biases)} bias{'es' if len(biases) > 1 else ''}"):
+        if start == 0:  # a new bias: its own generator, seeded alike
+            gen, samples = torch.Generator().manual_seed(int(cfg.seed)), []
+        part = synthesize(model, texts[start : start + batch] * n_best, b, None, gen, max_points_per_char=cap,
+                          sharpen_eos=bool(opts.sharpen_eos))
+        samples += best_of(part, len(part) // n_best, selector)[0] if n_best > 1 else part
+        if start != starts[-1]:
+            continue
+        read = reader.read([s.offsets for s in samples])  # the bias's last batch: read and score its lines
         readings[f"bias {b:g}"] = read
         results.update({f"bias_{b:g}/{k}": v for k, v in legibility_scores(texts, read).items()})
         results[f"bias_{b:g}/stopped_by_cap"] = sum(s.stop == "cap" for s in samples)

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, ListConfig
 
+from paperlab.console import track
 from paperlab.engine.lifecycle import open_run
 from paperlab.engine.restore import load_model
 from paperlab.errors import UserError
@@ -205,21 +206,22 @@ def _sample(cfg: DictConfig, run: RunDir) -> dict[str, Any]:
     seed = int(cfg.seed)
     rows: list[tuple[str, Primer | None, Sample]] = []
     t0 = time.perf_counter()
-    for label, primer in rows_primers:
-        for b in biases:
-            gen = torch.Generator().manual_seed(seed)  # same seed per row: rows differ only by bias/style
-            if unconditional:
-                samples = scribble(model, int(s.points), 1, b, primer, gen, sharpen_eos=bool(s.sharpen_eos))
-            else:
-                cap = float(s.cap_factor) * model.points_per_char
-                samples = synthesize(model, lines * n_best, b, primer, gen, max_points_per_char=cap,
-                                     sharpen_eos=bool(s.sharpen_eos))
-                if n_best > 1:
-                    samples, read = best_of(samples, len(lines), reader)
-                    for smp, r in zip(samples, read, strict=True) if read is not None else ():
-                        log.info("best of %d: %r reads as %r", n_best, smp.text, r)
-            tag = ", ".join(x for x in (label, f"bias {b:g}" if len(biases) > 1 else "") if x)
-            rows += [(tag if i == 0 else "", primer, smp) for i, smp in enumerate(samples)]
+    groups = [(label, primer, b) for label, primer in rows_primers for b in biases]  # styles, then biases
+    what = "scribbling" if unconditional else f"writing {len(lines)} line{'s' if len(lines) > 1 else ''}"
+    for label, primer, b in track(groups, what + (f" x {n_best} candidates" if n_best > 1 else "")):
+        gen = torch.Generator().manual_seed(seed)  # same seed per row: rows differ only by bias/style
+        if unconditional:
+            samples = scribble(model, int(s.points), 1, b, primer, gen, sharpen_eos=bool(s.sharpen_eos))
+        else:
+            cap = float(s.cap_factor) * model.points_per_char
+            samples = synthesize(model, lines * n_best, b, primer, gen, max_points_per_char=cap,
+                                 sharpen_eos=bool(s.sharpen_eos))
+            if n_best > 1:
+                samples, read = best_of(samples, len(lines), reader)
+                for smp, r in zip(samples, read, strict=True) if read is not None else ():
+                    log.info("best of %d: %r reads as %r", n_best, smp.text, r)
+        tag = ", ".join(x for x in (label, f"bias {b:g}" if len(biases) > 1 else "") if x)
+        rows += [(tag if i == 0 else "", primer, smp) for i, smp in enumerate(samples)]
     seconds = time.perf_counter() - t0
     points = sum(len(smp.offsets) for _, _, smp in rows)
 
