@@ -11,7 +11,7 @@ FASHION_MNIST := /usr/share/datasets/fashion-mnist
 FORTUNES := /usr/share/games/fortunes
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help install data test test-all bench lint format clean
+.PHONY: help install data tools test test-all bench lint format clean
 
 help: ## show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -21,6 +21,7 @@ install: ## create the virtualenv, install torch, paperlab (editable, dev extras
 	$(PY) -m pip install --quiet $(TORCH_PINS)
 	$(PY) -m pip install --quiet -e '.[dev,launchers]'
 	@$(MAKE) --no-print-directory data
+	@$(MAKE) --no-print-directory tools
 	@echo "paperlab installed in $(VENV). Activate it with: source $(VENV)/bin/activate"
 
 data: ## install the embedded data (Debian's dataset-fashion-mnist and fortunes) where apt-get can
@@ -41,6 +42,17 @@ data: ## install the embedded data (Debian's dataset-fashion-mnist and fortunes)
 	  echo "English text (fortunes): $(FORTUNES) (apt-get install fortunes)"; \
 	else \
 	  echo "warning: no apt-get here; data=fortunes falls back to Python's documentation (data=python_docs)"; \
+	fi
+
+tools: ## Debian's chromium where apt-get can: the tests render `paperlab reproduce`'s report.html headless
+	@if command -v chromium >/dev/null; then \
+	  echo "chromium: $$(command -v chromium)"; \
+	elif command -v apt-get >/dev/null && ( [ -z "$(SUDO)" ] || command -v sudo >/dev/null ); then \
+	  $(SUDO) apt-get install -y -q chromium >/dev/null 2>&1 || \
+	  { $(SUDO) apt-get update -q >/dev/null && $(SUDO) apt-get install -y -q chromium >/dev/null; } && \
+	  echo "chromium: $$(command -v chromium) (apt-get install chromium)"; \
+	else \
+	  echo "warning: no apt-get here; the report.html rendering test will be skipped"; \
 	fi
 
 test: ## run the test suite (slow tests excluded; under 10 minutes on 2 cores)

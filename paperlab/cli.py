@@ -440,6 +440,73 @@ def legibility(ctx: typer.Context) -> None:
     launch("legibility", task.main, ctx.args)
 
 
+@app.command(context_settings=PASSTHROUGH, epilog="""
+**Examples**
+
+    paperlab correspond                                         # 5 ankle boots: toe, heel, shaft vs random parts
+
+    paperlab correspond outputs/train/zfnet_fashion_mnist/2026-11-25_10-00-00 --draws 50
+
+    paperlab correspond correspond.box=[8,8] correspond.seed=1 correspond.layers=[conv4,conv5,penultimate]
+
+    paperlab correspond model=vgg16 model.weights=IMAGENET1K_V1 --image d1.jpg --image d2.jpg correspond.box=[40,40]
+        correspond.layers=[conv13,penultimate] '~correspond.parts' '+correspond.parts={nose:[[100,95],[96,100]]}'
+""")
+def correspond(
+    ctx: typer.Context,
+    run_dir: str = typer.Argument(None, metavar="RUN_DIR", help=RUN_DIR_HELP),
+    draws: int = typer.Option(None, "--draws", help="Sets of random boxes, the control (default 20)."),
+    image: list[Path] = typer.Option(None, "--image", help="An image file (repeatable; one box per image and part); default: dataset images."),
+) -> None:
+    """Correspondence of parts (Zeiler & Fergus Sec. 4.3, Table 1): mask one part in each image, compare the sign changes at layers 5 and 7."""
+    from paperlab.launch import launch
+    from paperlab.papers.zeiler_fergus import correspond as task
+
+    overrides = _checkpoint_overrides(run_dir, ctx.args) + _images_override("correspond", image)
+    overrides += [f"correspond.random_draws={draws}"] if draws is not None else []
+    launch("correspond", task.main, overrides)
+
+
+@app.command(epilog="""
+**Examples**
+
+    paperlab reproduce zeiler_fergus              # train (or reuse the shipped model), analyse, report
+
+    paperlab reproduce all --dry-run              # every experiment of every paper, with its time
+
+    paperlab reproduce zeiler_fergus --retrain    # train again instead of using the shipped model
+
+    paperlab reproduce zeiler_fergus --update-docs   # also copy the records into docs/results/ and regenerate the tables
+""")
+def reproduce(
+    paper: str = typer.Argument(..., help="a paper (zeiler_fergus, graves, ...) or all"),
+    out: Path = typer.Option(Path("outputs/reproduce"), "--out", help="Where the runs and the report go."),
+    retrain: bool = typer.Option(False, "--retrain", help="Train what the package ships a model for."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="List the experiments and their times; run nothing."),
+    update_docs: bool = typer.Option(False, "--update-docs", help="Copy the records into docs/results/ and regenerate the tables."),
+) -> None:
+    """Rerun a paper's experiments (reusing finished runs) and write report.md/report.html beside the paper's numbers."""
+    from paperlab.tasks import reproduce as task
+
+    task.run(paper, out=out, retrain=retrain, dry_run=dry_run, update_docs=update_docs)
+
+
+@app.command(epilog="""
+**Examples**
+
+    paperlab results             # rewrite the tables of README.md and docs/papers/*.md from docs/results/
+
+    paperlab results --check     # exit 2 if a table differs from its records (CI)
+""")
+def results(check: bool = typer.Option(False, "--check", help="Only compare; fail if a table differs.")) -> None:
+    """Generate the docs' results tables from the recorded runs (docs/results/), so none is typed by hand."""
+    from paperlab.tasks import results as task
+
+    outcome = task.run(check=check)
+    say = "match their records" if check else "regenerated"
+    typer.echo(f"{outcome.tables} results tables {say}" + (f" ({len(outcome.changed)} changed)" if outcome.changed else ""))
+
+
 def main() -> None:
     """The `paperlab` command (the console script and `python -m paperlab`)."""
     try:

@@ -16,4 +16,5 @@ REGISTRY_MODULES = {
     "model": ["dual_attention", "bow_matching"],
     "dataset": ["captions"],
     "learner": ["matching", "rdan_learner"],
+    "reproduction": ["reproduction"],
 }

@@ -14,4 +14,5 @@ REGISTRY_MODULES = {
     "model": ["text.char_lstm", "handwriting.networks", "handwriting.recognizer"],
     "dataset": ["handwriting.hershey", "handwriting.iam_ondb"],
     "learner": ["text.char_lm", "handwriting.learner", "handwriting.recognizer_learner"],
+    "reproduction": ["reproduction"],
 }

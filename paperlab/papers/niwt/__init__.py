@@ -17,4 +17,5 @@ paperlab/interpret/gradcam.py. Full table: docs/papers/niwt.md."""
 # The modules that register this paper's names, by registry kind (paperlab/registry.py).
 REGISTRY_MODULES = {
     "dataset": ["awa2", "cub", "zsl_fashion", "zsl_shapes"],
+    "reproduction": ["reproduction"],
 }

@@ -20,4 +20,5 @@ REGISTRY_MODULES = {
     "model": ["models", "scene_cnn"],
     "dataset": ["data", "easy_vqa", "sort_of_clevr"],
     "learner": ["learner", "scene_encoder"],
+    "reproduction": ["reproduction"],
 }

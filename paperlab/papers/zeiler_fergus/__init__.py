@@ -14,4 +14,5 @@ The full table, down to the function: docs/papers/zeiler_fergus.md."""
 # The modules that register this paper's names, by registry kind (paperlab/registry.py).
 REGISTRY_MODULES = {
     "model": ["zfnet"],
+    "reproduction": ["reproduction"],
 }

