@@ -6,6 +6,9 @@
     paths.cache  $PAPERLAB_CACHE, else $XDG_CACHE_HOME/paperlab, else ~/.cache/paperlab
                  what paperlab generates or derives, <cache>/<what>/: the embedded sets, image
                  features, mean images
+    models       $PAPERLAB_MODELS, else $XDG_DATA_HOME/paperlab/models, else
+                 ~/.local/share/paperlab/models: models a user exported (`paperlab export --dest`),
+                 <models>/<name>/model.pt, found by name as the shipped ones are
 
 Every command's config has a `paths` node (conf/base.yaml); a value given there
 (`paths.cache=/scratch/me`) wins over the environment for that command and what it starts.
@@ -19,6 +22,7 @@ from typing import Any
 
 DATA_ENV = "PAPERLAB_DATA"
 CACHE_ENV = "PAPERLAB_CACHE"
+MODELS_ENV = "PAPERLAB_MODELS"
 
 
 def data_dir(name: str = "") -> Path:
@@ -31,6 +35,12 @@ def cache_dir(name: str = "") -> Path:
     """Where generated and derived files of kind `name` go."""
     root = os.environ.get(CACHE_ENV) or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "paperlab"
     return Path(root).expanduser() / name
+
+
+def models_dir() -> Path:
+    """Where the models a user exported are kept (and looked up by name, before the shipped ones)."""
+    root = os.environ.get(MODELS_ENV) or Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "paperlab" / "models"
+    return Path(root).expanduser()
 
 
 def use_config(node: Any) -> None:

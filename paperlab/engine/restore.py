@@ -1,6 +1,7 @@
 """Rebuilding a trained model: `load_model(source)` takes a run directory, a checkpoint file, or
-the name of a model shipped with paperlab (paperlab/assets/<name>/model.pt), and returns the model
-with the typed record its learner stored beside the weights.
+the name of a model: one the user exported (`paperlab export --dest`, in paths.models_dir()) or
+one shipped with paperlab (paperlab/assets/<name>/model.pt); it returns the model with the typed
+record its learner stored beside the weights.
 
 A checkpoint holds the model's registered name and final constructor arguments (`model_name`,
 `model_args`: its `ModelSpec`), the learner that trained it and that learner's `Extras` (a
@@ -19,10 +20,24 @@ from paperlab.engine.checkpoint import load_checkpoint, load_weights
 from paperlab.engine.learner import LEARNERS
 from paperlab.errors import UserError
 from paperlab.models import create_model
+from paperlab.paths import models_dir
+
+
+def named_checkpoint(name: str) -> Path | None:
+    """The model called `name`: the user's export (models_dir()), else the one paperlab ships."""
+    mine = models_dir() / name / "model.pt"
+    if Path(name).name == name and mine.is_file():
+        return mine
+    return shipped_checkpoint(name)
+
+
+def model_names() -> list[str]:
+    """The models known by name: shipped, and exported to the user's models folder."""
+    return sorted(set(shipped()) | {p.parent.name for p in models_dir().glob("*/model.pt")})
 
 
 def resolve_checkpoint(where: str | Path, prefer: str = "best") -> Path:
-    """RUN_DIR -> RUN_DIR/checkpoints/{best,last}.pt; FILE -> FILE; NAME -> a shipped checkpoint."""
+    """RUN_DIR -> RUN_DIR/checkpoints/{best,last}.pt; FILE -> FILE; NAME -> a named model's checkpoint."""
     path = Path(where).expanduser()
     if path.is_dir():
         ckpts = path / "checkpoints"
@@ -34,10 +49,10 @@ def resolve_checkpoint(where: str | Path, prefer: str = "best") -> Path:
                         "train it first, or give another run / checkpoint file")
     if path.is_file():
         return path
-    builtin = shipped_checkpoint(str(where))
-    if builtin is not None:
-        return builtin
-    names = ", ".join(shipped()) or "none"
+    named = named_checkpoint(str(where))
+    if named is not None:
+        return named
+    names = ", ".join(model_names()) or "none"
     raise UserError(f"no run directory, checkpoint file or shipped model called '{where}'",
                     f"give a run directory (paperlab runs), a .pt file, or a shipped model ({names})")
 
