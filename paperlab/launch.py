@@ -33,7 +33,7 @@ from hydra.errors import HydraException, MissingConfigException, OverrideParseEx
 from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import ConfigKeyError, MissingMandatoryValue, OmegaConfBaseException
 
-from paperlab.config import conf_dir, config_options
+from paperlab.config import conf_dir, config_options, validate_config
 from paperlab.engine.distributed import close_distributed, dist_info, from_main, init_distributed
 from paperlab.errors import UserError
 from paperlab.io.atomic import unwritable
@@ -44,15 +44,24 @@ from paperlab.overrides import quoted
 _FLAGS_WITH_VALUE = {"--cfg", "-c", "--package", "-p", "--info", "-i", "--config-path", "-cp",
                      "--config-name", "-cn", "--config-dir", "-cd", "--experimental-rerun"}
 _INSPECT = {"--cfg", "-c", "--info", "-i", "--help", "-h", "--hydra-help", "--shell-completion", "-sc"}
+_HYDRA_FLAGS = _FLAGS_WITH_VALUE | _INSPECT | {"-m", "--multirun", "-r", "--run", "--resolve", "--version"}
 
 
-def split_args(args: list[str]) -> tuple[list[str], list[str]]:
-    """(hydra flags with their values, overrides)."""
+def split_args(args: list[str], config_name: str = "") -> tuple[list[str], list[str]]:
+    """(hydra flags with their values, overrides). An option that is neither Hydra's nor the
+    command's (the command's own were taken by Typer) is a UserError suggesting the nearest option
+    or config key: `--max-epochs 3` -> "did you mean trainer.max_epochs=3?"."""
     flags: list[str] = []
     overrides: list[str] = []
     it = iter(args)
     for a in it:
         if a.startswith("-"):
+            name, eq, value = a.partition("=")
+            if name not in _HYDRA_FLAGS:
+                if not eq:
+                    nxt = next(it, None)
+                    value = nxt if nxt is not None and not nxt.startswith("-") and "=" not in nxt else ""
+                raise unknown_option(config_name, name, value, [o for o in args if "=" in o and not o.startswith("-")])
             flags.append(a)
             if a in _FLAGS_WITH_VALUE:
                 nxt = next(it, None)
@@ -61,6 +70,63 @@ def split_args(args: list[str]) -> tuple[list[str], list[str]]:
         else:
             overrides.append(a)
     return flags, overrides
+
+
+def _command_options() -> tuple[str, dict[str, bool]]:
+    """The running Typer command's name and options (option -> takes a value), if there is one."""
+    try:  # Typer >= 0.17 runs its commands on its own copy of click
+        from typer._click.globals import get_current_context
+    except ImportError:
+        from click import get_current_context
+    ctx = get_current_context(silent=True)
+    if ctx is None:
+        return "", {}
+    options = {opt: not p.is_flag for p in ctx.command.params if p.param_type_name == "option"
+               for opt in [*p.opts, *p.secondary_opts] if opt.startswith("--") and opt != "--help"}
+    return str(ctx.info_name or ""), options
+
+
+def _config_keys(config_name: str, overrides: list[str]) -> list[str]:
+    """The dotted keys of the command's composed config (not hydra's), [] if it does not compose."""
+    try:
+        with composed(config_name, overrides) as cfg:
+            container = OmegaConf.to_container(cfg, resolve=False)
+    except (UserError, HydraException, OmegaConfBaseException):
+        return []
+    return [k for k, _ in _leaves({k: v for k, v in container.items() if k != "hydra"})]
+
+
+def unknown_option(config_name: str, option: str, value: str, overrides: list[str]) -> UserError:
+    """'unknown option --sise; did you mean --size 3?': the command's own options and the config's
+    keys (by their last part or whole, dashes read as underscores): the first one the option
+    begins, else the closest."""
+    import difflib
+
+    command, options = _command_options()
+    command = command or config_name
+    word = option.lstrip("-").replace("-", "_")
+    keys = _config_keys(config_name, overrides) if config_name else []
+    shown_value = value if value else "<value>"
+    candidates: dict[str, str] = {}  # what the user compares with -> what to suggest
+    for opt, takes_value in options.items():
+        candidates[opt.lstrip("-").replace("-", "_")] = f"{opt} {quoted_arg(value)}" if takes_value and value else opt
+    for key in sorted(keys, key=lambda k: k.count(".")):  # the shallowest key of a name first
+        for name in (key, key.rsplit(".", 1)[-1]):
+            candidates.setdefault(name, f"{key}={shown_value}")
+    prefixed = [c for c in candidates if len(word) >= 3 and c.startswith(word)]  # --temp: --temperature
+    best = prefixed[:1] or difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    if best:
+        return UserError(f"unknown option {option}", f"did you mean {candidates[best[0]]}?")
+    own = ", ".join(options) or "none"
+    return UserError(f"unknown option {option}",
+                     f"paperlab {command} takes the options {own}, Hydra's flags (-m, --cfg job) and key=value "
+                     f"overrides (paperlab {command} --cfg job lists the keys)")
+
+
+def quoted_arg(value: str) -> str:
+    import shlex
+
+    return shlex.quote(value)
 
 
 @contextmanager
@@ -260,19 +326,52 @@ class _RunRecord:
             path.write_bytes(data)
 
 
+def _sweep_variants(overrides: list[str]) -> list[list[str]]:
+    """The overrides without their sweeps, once for each value of each swept key (the other
+    sweeps at their first value is not needed: a value's range does not depend on the others)."""
+    parser = OverridesParser.create()
+    fixed = [o for o in overrides if not _is_sweep(o)]
+    variants = []
+    for o in overrides:
+        if _is_sweep(o):
+            key = o.split("=", 1)[0]
+            with suppress(HydraException):  # glob(): its values depend on the config; Hydra checks it
+                variants += [[*fixed, f"{key}={value}"] for value in parser.parse_overrides([o])[0].sweep_string_iterator()]
+    return variants
+
+
+def validate(cfg: DictConfig, config_name: str) -> None:
+    """Check the composed config's values (the schemas of paperlab.config: types and ranges)
+    before anything is written. The learner named by the config brings its own nodes' schemas."""
+    if "learner" in cfg:
+        from paperlab.learners import LEARNERS
+
+        LEARNERS.get(str(cfg.learner))  # an unknown learner is one line here, before the run dir
+    validate_config(cfg, config_name)
+
+
+def _validated_dir(config_name: str, overrides: list[str], key: str) -> Path:
+    """Validate the config as every job will have it (each value of each sweep too), and return
+    the run ("run") or sweep ("sweep") directory it names: one composition does both."""
+    for variant in _sweep_variants(overrides):
+        with composed(config_name, variant) as cfg:
+            validate(cfg, config_name)
+    with composed(config_name, [o for o in overrides if not _is_sweep(o)]) as cfg:
+        validate(cfg, config_name)
+        return Path(str(cfg.hydra[key].dir))
+
+
 def _output_dir(config_name: str, overrides: list[str], key: str, resume: Path | None) -> Path:
     """The run (key "run") or sweep ("sweep") directory; an existing run only with --resume.
 
     The default directory is stamped to the second: a command started in the same second as another
     (a script's loop) gets the stamp with `_1`, `_2`, ... rather than an error or a shared directory;
     a directory named on the command line is never overwritten."""
+    target = _validated_dir(config_name, overrides, key)
     if resume is not None:
         if key == "run":
             lock_run_dir(resume)
         return resume
-    probe = [o for o in overrides if not _is_sweep(o)]
-    with composed(config_name, probe) as cfg:
-        target = Path(str(cfg.hydra[key].dir))
     if target.exists() and not target.is_dir():
         raise UserError(f"hydra.{key}.dir {target} is a file, not a directory", f"give hydra.{key}.dir a new folder")
     if any(o.startswith(f"hydra.{key}.dir=") for o in overrides):
@@ -312,7 +411,7 @@ def launch(config_name: str, task_fn: Callable[[DictConfig], Any], args: list[st
 
     `transient`: config keys that a resumed run does not inherit from its earlier command
     (one-off requests such as `paperlab zsl --redo`)."""
-    flags, overrides = split_args(list(args))
+    flags, overrides = split_args(list(args), config_name)
     multirun = "-m" in flags or "--multirun" in flags
     inspect_only = any(f in _INSPECT for f in flags)
     ranks = dist_info()

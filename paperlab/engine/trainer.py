@@ -24,7 +24,7 @@ import signal
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,7 @@ from rich.text import Text
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
+from paperlab.config import above, at_least, checked, config_schema, one_of
 from paperlab.console import err_console
 from paperlab.engine.checkpoint import (
     load_checkpoint,
@@ -65,7 +66,7 @@ from paperlab.engine.distributed import (
     mean_over_ranks,
 )
 from paperlab.engine.learner import Learner
-from paperlab.engine.loggers import Loggers, open_loggers
+from paperlab.engine.loggers import Loggers, check_loggers, open_loggers
 from paperlab.engine.optim import Optimizers, build_optimizer
 from paperlab.engine.preemption import StopSignals
 from paperlab.engine.seed import derive_seed, seed_everything
@@ -80,32 +81,39 @@ log = logging.getLogger(__name__)
 _FAULT_STEP_ENV = "PAPERLAB_FAULT_STEP"
 
 
+def _known_loggers(names: list[str]) -> None:
+    check_loggers(names)  # its own UserError names the fix (a package to install)
+
+
+@config_schema("trainer")
 @dataclass
 class TrainerConfig:
-    max_epochs: int = 10
-    max_steps: int | None = None  # stop after this many optimizer steps (within max_epochs)
-    batch_size: int = 128  # per process; the global batch is batch_size x world size
-    eval_batch_size: int | None = None  # default: 2 x batch_size
-    num_workers: int = 0
-    limit_train_batches: int | None = None  # cap batches per epoch (quick runs, tests)
-    limit_eval_batches: int | None = None
-    gradient_clip_val: float | None = None  # max global gradient norm
+    """conf/trainer/*.yaml; the ranges are checked when a command composes its config."""
+
+    max_epochs: int = at_least(1, default=10)
+    max_steps: int | None = at_least(1, default=None)  # stop after this many optimizer steps (within max_epochs)
+    batch_size: int = at_least(1, default=128)  # per process; the global batch is batch_size x world size
+    eval_batch_size: int | None = at_least(1, default=None)  # default: 2 x batch_size
+    num_workers: int = at_least(0, default=0)
+    limit_train_batches: int | None = at_least(1, default=None)  # cap batches per epoch (quick runs, tests)
+    limit_eval_batches: int | None = at_least(1, default=None)
+    gradient_clip_val: float | None = above(0, default=None)  # max global gradient norm
     precision: str = "auto"  # "32", "64", "bf16-mixed", "16-mixed"; auto: bf16-mixed on CUDA, else 32
     device: str = "auto"  # auto: cuda (local rank) if available, else cpu
     deterministic: bool = False
-    log_every_n_steps: int = 50
-    val_every_n_epochs: int = 1
-    checkpoint_every_n_steps: int | None = None
-    checkpoint_every_n_epochs: int = 1
-    snapshot_epochs: list[int] = field(default_factory=list)  # weights kept at these epochs (1-based)
+    log_every_n_steps: int = at_least(1, default=50)
+    val_every_n_epochs: int = at_least(1, default=1)
+    checkpoint_every_n_steps: int | None = at_least(0, default=None)  # 0 or null: only at epoch ends
+    checkpoint_every_n_epochs: int = at_least(1, default=1)
+    snapshot_epochs: list[int] = at_least(1, default_factory=list)  # weights kept at these epochs (1-based)
     monitor: str | None = None  # default: the learner's (e.g. val/top1_err)
-    monitor_mode: str | None = None  # "min" | "max"
-    early_stopping_patience: int | None = None  # evaluations without improvement before stopping
-    test_with: str = "best"  # weights that score the test split: "best" or "last"
+    monitor_mode: str | None = one_of("min", "max", default=None)
+    early_stopping_patience: int | None = at_least(1, default=None)  # evaluations without improvement before stopping
+    test_with: str = one_of("best", "last", default="best")  # weights that score the test split
     progress: bool = True
     # experiment trackers besides metrics.jsonl/.csv (always written): csv, tensorboard (<run>/tb/),
     # mlflow (<run>/mlruns/); paperlab/engine/loggers.py
-    loggers: list[str] = field(default_factory=lambda: ["csv"])
+    loggers: list[str] = checked(_known_loggers, default_factory=lambda: ["csv"])
 
 
 class _LossRateColumn(ProgressColumn):

@@ -4,6 +4,7 @@ image files: each image's overlay as a PNG, a captioned grid, and the maps in ar
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 from PIL import Image, UnidentifiedImageError
 
+from paperlab.config import at_least, config_schema
 from paperlab.data.images import ImageInfo
 from paperlab.engine.lifecycle import open_run
 from paperlab.engine.restore import load_model
@@ -21,6 +23,17 @@ from paperlab.errors import UserError
 from paperlab.interpret.cam_figures import cam_grid, denormalize, save_overlay
 from paperlab.interpret.gradcam import GradCAM
 from paperlab.tasks.report import print_results
+
+
+@config_schema("gradcam")
+@dataclass
+class GradCAMConfig:
+    """conf/gradcam.yaml's `gradcam` node (its defaults are there)."""
+
+    images: list[str]
+    layer: str
+    target: Any
+    alpha: float = at_least(0)
 
 
 def load_images(paths: list[str], info: ImageInfo) -> torch.Tensor:

@@ -29,7 +29,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 from torch.utils.data import Dataset
 
-from paperlab.config import to_dataclass
+from paperlab.config import at_least, config_schema, to_dataclass
 from paperlab.data import build_data
 from paperlab.engine.learner import Learner, register_learner
 from paperlab.errors import UserError
@@ -47,12 +47,13 @@ log = logging.getLogger(__name__)
 RECALLS = (1, 5, 10)
 
 
+@config_schema("matching")
 @dataclass
 class MatchingConfig:
-    margin: float = 100.0  # Sec. 3.4: m = 100
-    max_words: int = 50  # caption words kept (longer captions are cut, with a warning)
-    fold_size: int = 1000  # images per retrieval fold (Sec. 4.2: 1,000 test images)
-    attention_examples: int = 4  # test pairs drawn in figures/attention.png (m-DAN)
+    margin: float = at_least(0, default=100.0)  # Sec. 3.4: m = 100
+    max_words: int = at_least(1, default=50)  # caption words kept (longer captions are cut, with a warning)
+    fold_size: int = at_least(1, default=1000)  # images per retrieval fold (Sec. 4.2: 1,000 test images)
+    attention_examples: int = at_least(0, default=4)  # test pairs drawn in figures/attention.png (m-DAN)
 
 
 def ranking_loss(scores: torch.Tensor, margin: float, same_image: torch.Tensor) -> torch.Tensor:

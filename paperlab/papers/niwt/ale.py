@@ -20,16 +20,17 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from paperlab.config import above, at_least
 from paperlab.engine.threads import single_threaded
 from paperlab.papers.niwt.gzsl_metrics import per_class_accuracy
 
 
 @dataclass
 class ALEConfig:
-    lr: float = 0.05  # SGD (Akata et al.: SGD with a constant step, chosen on validation classes)
-    momentum: float = 0.9
-    batch_size: int = 64
-    max_epochs: int = 30
+    lr: float = above(0, default=0.05)  # SGD (Akata et al.: SGD with a constant step, chosen on validation classes)
+    momentum: float = at_least(0, default=0.9)
+    batch_size: int = at_least(1, default=64)
+    max_epochs: int = at_least(1, default=30)
 
 
 def ranking_loss(scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

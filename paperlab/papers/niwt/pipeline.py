@@ -30,7 +30,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from paperlab.config import to_dataclass
+from paperlab.config import at_least, config_schema, to_dataclass
 from paperlab.engine.checkpoint import save_checkpoint
 from paperlab.engine.restore import load_model
 from paperlab.engine.seed import seed_everything
@@ -71,21 +71,22 @@ STAGES = ["cnn", "knowledge", "features", "importances", "map", "transfer", "ale
 SOURCES = ("attributes", "captions")
 
 
+@config_schema("zsl")
 @dataclass
 class ZSLConfig:
     layer: str = "conv5"  # L (Sec. 3.1): VGG-16's conv5_3 in the paper
-    knowledge: list[str] = field(default_factory=lambda: ["attributes", "captions"])
+    knowledge: list[str] = field(default_factory=lambda: ["attributes", "captions"])  # checked with the data
     redo: list[str] = field(default_factory=list)
-    per_class: int = 40  # seen training images per class whose importances train the map
-    generic_images: int = 256  # images on which unseen importances are measured
-    lambdas: list[float] = field(default_factory=lambda: [0.0, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1])
-    lam: float | None = None  # None: the lambda with the best H on the held-out seen classes
-    batch_size: int = 128
+    per_class: int = at_least(1, default=40)  # seen training images per class whose importances train the map
+    generic_images: int = at_least(1, default=256)  # images on which unseen importances are measured
+    lambdas: list[float] = at_least(0, default_factory=lambda: [0.0, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1])
+    lam: float | None = at_least(0, default=None)  # None: the lambda with the best H on the held-out seen classes
+    batch_size: int = at_least(1, default=128)
     map: MapConfig = field(default_factory=MapConfig)
     transfer: TransferConfig = field(default_factory=TransferConfig)
     ale: ALEConfig = field(default_factory=ALEConfig)
-    explain_images: int = 12
-    top_attributes: int = 3
+    explain_images: int = at_least(0, default=12)
+    top_attributes: int = at_least(0, default=3)
 
 
 def batches(dataset: Dataset, batch_size: int) -> DataLoader:

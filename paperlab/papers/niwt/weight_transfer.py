@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from paperlab.config import above, at_least
 from paperlab.engine.threads import single_threaded
 from paperlab.interpret.importance import final_linear
 from paperlab.papers.niwt.gzsl_metrics import spearman
@@ -35,19 +36,19 @@ from paperlab.papers.niwt.gzsl_metrics import spearman
 
 @dataclass
 class MapConfig:
-    lr: float = 1e-3  # Adam (reference code: learning_rate 1e-3)
-    batch_size: int = 64  # reference code: dom2alpha_batch_size 64
-    max_epochs: int = 200
-    patience: int = 15  # epochs without a better held-out rank correlation before stopping
+    lr: float = above(0, default=1e-3)  # Adam (reference code: learning_rate 1e-3)
+    batch_size: int = at_least(1, default=64)  # reference code: dom2alpha_batch_size 64
+    max_epochs: int = at_least(1, default=200)
+    patience: int = at_least(1, default=15)  # epochs without a better held-out rank correlation before stopping
 
 
 @dataclass
 class TransferConfig:
-    lr: float = 1e-3  # Adam (reference code: learning_rate 1e-3)
-    batch_size: int = 64  # generic images per step (reference code: batch_size 64)
-    max_steps: int = 2000
-    window: int = 40  # Sec. 3.3: stop when the loss improves by < 1% over 40 iterations
-    tolerance: float = 0.01
+    lr: float = above(0, default=1e-3)  # Adam (reference code: learning_rate 1e-3)
+    batch_size: int = at_least(1, default=64)  # generic images per step (reference code: batch_size 64)
+    max_steps: int = at_least(1, default=2000)
+    window: int = at_least(1, default=40)  # Sec. 3.3: stop when the loss improves by < 1% over 40 iterations
+    tolerance: float = at_least(0, default=0.01)
 
 
 def cosine_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

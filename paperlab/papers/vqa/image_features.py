@@ -35,6 +35,7 @@ from omegaconf import DictConfig, OmegaConf
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from torch import nn
 
+from paperlab.config import at_least, config_schema
 from paperlab.console import err_console
 from paperlab.engine.restore import load_model
 from paperlab.errors import UserError
@@ -48,12 +49,13 @@ TORCHVISION_ENCODERS = ("vgg16", "resnet152")
 _NOT_IMAGES = ("top_answers", "min_word_count", "protocol", "question_types", "num_choices", "task")
 
 
+@config_schema("encoder")
 @dataclass
 class EncoderConfig:
     checkpoint: str | None = "scene_cnn_sort_of_clevr"  # a paperlab-trained encoder: run dir, .pt file or shipped name
     arch: str | None = None  # or a torchvision ImageNet CNN: vgg16 | resnet152 (needs weights)
     weights: str | None = None  # torchvision weights name (IMAGENET1K_V1) or a local .pth file
-    batch_size: int = 128  # images per forward pass while extracting
+    batch_size: int = at_least(1, default=128)  # images per forward pass while extracting
     cache: str | None = None  # the HDF5 feature file; null: <cache>/features/<data>-<images>-<encoder>.h5
 
 

@@ -34,7 +34,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 from torch.utils.data import Dataset
 
-from paperlab.config import to_dataclass
+from paperlab.config import at_least, config_schema, one_of, to_dataclass
 from paperlab.data import build_data_as
 from paperlab.engine.devices import to_device
 from paperlab.engine.learner import Learner, register_learner
@@ -51,11 +51,12 @@ log = logging.getLogger(__name__)
 TASKS = {"open_ended": "OpenEnded", "multiple_choice": "MultipleChoice"}
 
 
+@config_schema("vqa")
 @dataclass
 class VQAConfig:
-    max_question_len: int = 26  # words kept of a question (VQA's longest questions are ~23 words)
-    loss: str = "ce"  # ce: cross-entropy on the most common answer (both papers); soft: official accuracies as targets
-    attention_examples: int = 8  # test questions drawn in figures/attention.png (attention models)
+    max_question_len: int = at_least(1, default=26)  # words kept of a question (VQA's longest questions are ~23 words)
+    loss: str = one_of("ce", "soft", default="ce")  # ce: cross-entropy on the most common answer (both papers); soft: official accuracies as targets
+    attention_examples: int = at_least(0, default=8)  # test questions drawn in figures/attention.png (attention models)
     splits: list[str] = dataclasses.field(default_factory=lambda: ["val", "test"])  # scored officially at the end
 
 
@@ -111,10 +112,6 @@ class VQALearner(Learner):
 
     def __init__(self, cfg: DictConfig) -> None:
         self.cfg = to_dataclass(VQAConfig, cfg.get("vqa"), where="vqa")
-        if self.cfg.loss not in ("ce", "soft"):
-            raise UserError(f"vqa.loss must be ce or soft, not '{self.cfg.loss}'", "set vqa.loss=ce")
-        if self.cfg.max_question_len < 1:
-            raise UserError("vqa.max_question_len must be at least 1", "set vqa.max_question_len=26")
         data = build_data_as(cfg.data, VQAData, "a VQA dataset",
                              "data=sort_of_clevr, easy_vqa, vqa_v1 or vqa_v2 with learner=vqa")
         self.data = data

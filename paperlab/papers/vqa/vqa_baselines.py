@@ -20,8 +20,9 @@ import numpy as np
 from omegaconf import DictConfig
 from rich.table import Table
 
+from paperlab.config import at_least, checked, config_schema
 from paperlab.console import out_console
-from paperlab.data import build_data
+from paperlab.data import DATASETS, build_data
 from paperlab.engine.lifecycle import open_run
 from paperlab.errors import UserError
 from paperlab.io.figures import save_figure
@@ -32,6 +33,37 @@ from paperlab.papers.vqa.vqa_eval import headline, write_evaluation
 
 TASKS = {"open_ended": "OpenEnded", "multiple_choice": "MultipleChoice"}
 ORDER = ["overall", "yes/no", "number", "other"]  # the paper's column order
+
+
+def vqa_datasets() -> list[str]:
+    """The registered datasets that build VQA data (their factories' declared return type)."""
+    return [name for name, build in DATASETS.items()
+            if getattr(build, "__annotations__", {}).get("return") in ("VQAData", VQAData)]
+
+
+def _vqa_data(node: Any) -> tuple[str, str] | None:
+    name = str(node.get("name")) if isinstance(node, dict) else str(node)
+    return None if name in vqa_datasets() else (
+        "is not a VQA dataset", f"use data=<name> with one of: {', '.join(vqa_datasets())}")
+
+
+@config_schema("nearest_neighbor", command="vqa-baselines")
+@dataclasses.dataclass
+class NearestNeighborConfig:
+    """conf/vqa-baselines.yaml's `nearest_neighbor` node (its defaults and their reasons are there)."""
+
+    k: int = at_least(1)
+    image_pool: int = at_least(1)
+    chunk: int = at_least(1)
+
+
+@config_schema("", command="vqa-baselines")
+@dataclasses.dataclass
+class BaselinesConfig:
+    """The values of conf/vqa-baselines.yaml that have a range (the file holds the defaults)."""
+
+    data: Any = checked(_vqa_data)
+    top_answers: int = at_least(1)
 
 
 def examples_figure(data: VQAData, split: str, predictions: dict[str, list[str]], path: Path, n: int = 8,

@@ -5,6 +5,7 @@ and the transformed image at layer 1 and at the penultimate layer, and p(true cl
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,14 +14,33 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
+from paperlab.config import above, at_least, config_schema
 from paperlab.engine.lifecycle import open_run
 from paperlab.errors import UserError
 from paperlab.interpret.invariance import TRANSFORMS, SweepResult, sweep, transform
 from paperlab.io.figures import plt, save_figure, tile, upscale
-from paperlab.papers.zeiler_fergus.subject import chosen_images, load_subject, to_pixels
+from paperlab.papers.zeiler_fergus.subject import (
+    ImageChoice,
+    chosen_images,
+    load_subject,
+    to_pixels,
+)
 from paperlab.tasks.report import print_results
 
 log = logging.getLogger(__name__)
+
+@config_schema("invariance")
+@dataclass
+class InvarianceConfig(ImageChoice):
+    """conf/invariance.yaml's `invariance` node (its defaults and their reasons are there)."""
+
+    translate: float = at_least(0)
+    scale: list[float] = above(0)
+    rotate: float
+    steps: int = at_least(2)
+    layers: list[str]
+    fill: float
+
 
 AXIS = {"translate": "vertical shift (pixels)", "scale": "scale factor", "rotate": "rotation (degrees)"}
 

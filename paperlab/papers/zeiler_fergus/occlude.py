@@ -6,6 +6,7 @@ of that feature map."""
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,15 +17,32 @@ from hydra.core.hydra_config import HydraConfig
 from matplotlib.colors import to_rgba
 from omegaconf import DictConfig
 
+from paperlab.config import at_least, config_schema
 from paperlab.engine.lifecycle import open_run
 from paperlab.interpret.deconvnet import Neurons, deconv_project
 from paperlab.interpret.occlusion import OcclusionMaps, occlusion_maps
 from paperlab.io.figures import plt, save_figure, to_display_signed
-from paperlab.papers.zeiler_fergus.subject import chosen_images, load_subject, to_pixels
+from paperlab.papers.zeiler_fergus.subject import (
+    ImageChoice,
+    chosen_images,
+    load_subject,
+    to_pixels,
+)
 from paperlab.papers.zeiler_fergus.visualize import CONTRAST
 from paperlab.tasks.report import print_results
 
 log = logging.getLogger(__name__)
+
+
+@config_schema("occlude")
+@dataclass
+class OccludeConfig(ImageChoice):
+    """conf/occlude.yaml's `occlude` node (its defaults and their reasons are there)."""
+
+    size: int = at_least(1)
+    stride: int = at_least(1)
+    fill: float
+    layer: str | None
 
 
 def _edges(starts: torch.Tensor, square: int, size: int) -> np.ndarray:

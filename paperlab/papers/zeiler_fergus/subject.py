@@ -13,6 +13,7 @@ import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -21,6 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 from PIL import Image, UnidentifiedImageError
 from torch import nn
 
+from paperlab.config import at_least
 from paperlab.console import track
 from paperlab.data import build_data
 from paperlab.data.images import ImageData, ImageInfo
@@ -129,6 +131,17 @@ def spread_over_classes(labels: torch.Tensor, n: int) -> list[int]:
     classes = labels.unique()
     chosen = classes[np.linspace(0, len(classes) - 1, min(n, len(classes))).round().astype(int)]
     return [int((labels == c).nonzero()[0]) for c in chosen]
+
+
+@dataclass
+class ImageChoice:
+    """The images of a per-image analysis (`occlude`, `invariance` nodes; see chosen_images)."""
+
+    images: list[str] | None
+    labels: list[Any] | None
+    indices: list[int] | None = at_least(0)
+    num_images: int = at_least(1)
+    split: str
 
 
 def chosen_images(cfg: DictConfig, node: DictConfig, subject: Subject) -> tuple[torch.Tensor, list[int | None], list[str]]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +18,11 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, ListConfig
 from torch import nn
 
-from paperlab.assets import shipped_checkpoint
+from paperlab.config import at_least, checked, config_schema
 from paperlab.data.tensor_images import TensorImages
 from paperlab.engine.checkpoint import load_checkpoint
 from paperlab.engine.lifecycle import open_run
+from paperlab.engine.restore import named_checkpoint
 from paperlab.errors import UserError
 from paperlab.interpret.deconvnet import Neurons, TopActivations, deconv_project, top_activations
 from paperlab.interpret.filters import layer1_filters
@@ -44,6 +46,32 @@ log = logging.getLogger(__name__)
 
 DISPLAY_SIDE = 40  # crops are enlarged (nearest neighbour) to at least this many pixels a side
 CONTRAST = 0.99  # projections are scaled so that this quantile of |value| is full black/white
+
+
+def maps_problem(maps: Any) -> tuple[str, str] | None:
+    """What is wrong with visualize.maps, which is a count >= 1, a list of map indices, or "all"."""
+    if isinstance(maps, list):
+        ok = all(str(m).isdigit() for m in maps)
+    else:
+        ok = str(maps) == "all" or (isinstance(maps, int) and not isinstance(maps, bool) and maps >= 1)
+    return None if ok else ("is not a count >= 1, a list of map indices or all", "e.g. {key}=8, [0,5,9] or all")
+
+
+@config_schema("visualize")
+@dataclass
+class VisualizeConfig:
+    """conf/visualize.yaml's `visualize` node (its defaults and their reasons are there)."""
+
+    layers: list[str] | None
+    maps: Any = checked(maps_problem)
+    top: int = at_least(1)
+    split: str
+    max_images: int | None = at_least(1)
+    batch_size: int = at_least(1)
+    seed: int
+    evolution: bool
+    evolution_maps: int = at_least(1)
+    evolution_split: str
 
 
 def project_crops(subject: Subject, dataset: TensorImages, index: int, neurons: Neurons) -> dict[str, torch.Tensor]:
@@ -138,9 +166,9 @@ def evolution_figure(layers: dict[str, dict[str, Any]], epochs: list[int], path:
 
 def snapshots(where: str | Path) -> list[tuple[int, Path]]:
     """A training run's weights by epoch, final weights last: a run directory's
-    checkpoints/snapshots/epoch_NNN.pt and last.pt, or a shipped model's snapshots/ and model.pt."""
+    checkpoints/snapshots/epoch_NNN.pt and last.pt, or a named model's snapshots/ and model.pt."""
     path = Path(str(where)).expanduser()
-    shipped = None if path.exists() else shipped_checkpoint(str(where))
+    shipped = None if path.exists() else named_checkpoint(str(where))
     if path.is_dir():
         folder, final = path / "checkpoints" / "snapshots", path / "checkpoints" / "last.pt"
     elif shipped is not None:

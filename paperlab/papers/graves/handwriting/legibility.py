@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from paperlab.config import above, at_least, config_schema, one_of
 from paperlab.console import track
 from paperlab.data import build_data_as
 from paperlab.engine.lifecycle import open_run
@@ -44,6 +46,24 @@ from paperlab.papers.graves.handwriting.strokes import HandwritingData, offsets_
 from paperlab.tasks.report import print_results
 
 log = logging.getLogger(__name__)
+
+
+@config_schema("legibility")
+@dataclass
+class LegibilityConfig:
+    """conf/legibility.yaml's `legibility` node (its defaults and their reasons are there)."""
+
+    texts: list[str] | None
+    split: str = one_of("test", "val")
+    lines: int = at_least(1)
+    min_chars: int = at_least(0)
+    bias: Any = at_least(0)
+    sharpen_eos: bool
+    cap_factor: float = above(0)
+    batch_size: int = at_least(1)
+    show: int = at_least(0)
+    best_of: int = at_least(1)
+    select: str
 
 
 def held_out_lines(model: HandwritingModel, count: int, min_chars: int,

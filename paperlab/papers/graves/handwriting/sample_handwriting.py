@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import textwrap
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, ListConfig
 
+from paperlab.config import above, at_least, config_schema, one_of
 from paperlab.console import track
 from paperlab.engine.lifecycle import open_run
 from paperlab.engine.restore import load_model
@@ -53,6 +55,28 @@ WINDOW = "window"  # best_of's default judge: the candidate with the sharpest al
 DEFAULT_BEST_OF = 4  # candidates per line of text when sample.best_of is null (README: chosen on validation lines)
 
 
+@config_schema("sample", command="sample-handwriting")
+@dataclass
+class SampleConfig:
+    """conf/sample-handwriting.yaml's `sample` node (its defaults and their reasons are there)."""
+
+    text: str | None
+    bias: Any = at_least(0)
+    sharpen_eos: bool
+    style: Any = at_least(0)
+    prime_strokes: str | None
+    prime_text: str | None
+    unconditional: bool
+    points: int = at_least(1)
+    unknown: str = one_of("error", "skip")
+    wrap: int = at_least(1)
+    cap_factor: float = above(0)
+    figures: bool
+    show_primer: bool
+    best_of: int | None = at_least(1)
+    select: str
+
+
 def _floats(value: Any) -> list[float]:
     items = list(value) if isinstance(value, (list, tuple, ListConfig)) else [value]
     return [float(v) for v in items]
@@ -79,6 +103,25 @@ def text_lines(text: str | None, model: HandwritingModel, unknown: str, wrap: in
     return lines
 
 
+NPY_FORMAT = "a .npy file of a (T, 3) float array of pen offsets, rows (dx, dy, end_of_stroke), from numpy.save"
+
+
+def read_offsets_npy(file: Path) -> np.ndarray:
+    """(T, 3) pen offsets from a .npy file; anything else (a pickle, another array, not numpy at
+    all) is one line naming the file and the format."""
+    try:
+        offsets = np.load(file, allow_pickle=False)  # never unpickle: a pickle runs code
+    except (ValueError, OSError, EOFError):  # a pickle, an object array, not a .npy file at all
+        raise UserError(f"--prime-strokes {file} is not a numeric numpy array", f"give {NPY_FORMAT}") from None
+    if not isinstance(offsets, np.ndarray) or offsets.ndim != 2 or offsets.shape[1] != 3 \
+            or not np.issubdtype(offsets.dtype, np.number):
+        what = f"an array of shape {offsets.shape} and type {offsets.dtype}" if isinstance(offsets, np.ndarray) else "no array"
+        raise UserError(f"--prime-strokes {file} holds {what}, not (T, 3) pen offsets", f"give {NPY_FORMAT}")
+    if not np.isfinite(offsets).all():
+        raise UserError(f"--prime-strokes {file} holds NaN or infinite offsets", f"give {NPY_FORMAT}")
+    return offsets.astype(np.float32)
+
+
 def read_primer(path: str, text: str | None, model: HandwritingModel) -> Primer:
     """A line to prime with, from .h5 (paperlab's stroke format), .npy (T, 3) offsets or IAM-OnDB .xml."""
     file = Path(path).expanduser()
@@ -92,10 +135,7 @@ def read_primer(path: str, text: str | None, model: HandwritingModel) -> Primer:
                             "give arrays/strokes.h5 of a sample-handwriting run, or a .npy / .xml file") from None
         offsets, text = lines.offsets[0], text or lines.text[0]
     elif file.suffix == ".npy":
-        offsets = np.load(file)
-        if offsets.ndim != 2 or offsets.shape[1] != 3:
-            raise UserError(f"{file} holds an array of shape {offsets.shape}, not (T, 3) pen offsets",
-                            "save (dx, dy, end_of_stroke) rows")
+        offsets = read_offsets_npy(file)
     elif file.suffix == ".xml":
         from paperlab.papers.graves.handwriting.iam_ondb import preprocess, read_line_strokes
 

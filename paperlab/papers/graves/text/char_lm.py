@@ -28,7 +28,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 from torch.utils.data import Dataset
 
-from paperlab.config import to_dataclass
+from paperlab.config import at_least, config_schema, one_of, to_dataclass
 from paperlab.data import build_data_as
 from paperlab.data.text import SymbolVocab, TextCorpus
 from paperlab.engine.distributed import dist_info
@@ -46,18 +46,19 @@ log = logging.getLogger(__name__)
 LN2 = math.log(2)
 
 
+@config_schema("char_lm")
 @dataclass
 class CharLMConfig:
-    seq_len: int = 100  # truncated BPTT segment length (Sec. 3.2: sequences of 100 bytes)
-    reset_every: int | None = None  # zero the carried state every N segments (Sec. 3.2: 100); null: only per epoch
-    loss: str = "mean"  # "mean": per symbol; "sum": summed over each sequence (rnnlib, the scale of Graves's lr)
-    weight_noise: float = 0.0  # std of Gaussian weight noise, once per training batch (Sec. 3.1: 0.075)
-    eval_streams: int = 1  # pieces each evaluated split is read in (1: one stream, as the paper)
+    seq_len: int = at_least(1, default=100)  # truncated BPTT segment length (Sec. 3.2: sequences of 100 bytes)
+    reset_every: int | None = at_least(1, default=None)  # zero the carried state every N segments (Sec. 3.2: 100); null: only per epoch
+    loss: str = one_of("mean", "sum", default="mean")  # "mean": per symbol; "sum": summed over each sequence (rnnlib, the scale of Graves's lr)
+    weight_noise: float = at_least(0, default=0.0)  # std of Gaussian weight noise, once per training batch (Sec. 3.1: 0.075)
+    eval_streams: int = at_least(1, default=1)  # pieces each evaluated split is read in (1: one stream, as the paper)
     dynamic_eval: DynamicEvalConfig = field(default_factory=DynamicEvalConfig)
     compressors: list[str] = field(default_factory=lambda: ["xz", "bzip2"])  # baselines on the test split
     compressors_given_train: bool = True  # also their marginal BPC after reading the training split
     sample_prime: str = "The "  # a sample written to sample.txt at the end of training
-    sample_length: int = 600
+    sample_length: int = at_least(0, default=600)
 
 
 def bits_per_char(loss_sum_nats: float, count: float) -> float:
@@ -89,8 +90,6 @@ class CharLM(Learner):
 
     def __init__(self, cfg: DictConfig) -> None:
         self.cfg = to_dataclass(CharLMConfig, cfg.get("char_lm"), where="char_lm")
-        if self.cfg.loss not in ("mean", "sum"):
-            raise UserError(f"char_lm.loss must be 'mean' or 'sum', not '{self.cfg.loss}'", "set char_lm.loss=mean")
         corpus = build_data_as(cfg.data, TextCorpus, "a text corpus",
                                "data=fortunes, text, python_docs, enwik8, ptb_char or ptb_word with learner=char_lm")
         self.corpus = corpus

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
+from paperlab.config import above, at_least, config_schema, one_of
 from paperlab.engine.lifecycle import open_run
 from paperlab.engine.restore import load_model
 from paperlab.errors import UserError
@@ -21,6 +23,17 @@ from paperlab.papers.graves.text.char_lm import encode_prime
 from paperlab.papers.graves.text.char_lstm import generate
 
 log = logging.getLogger(__name__)
+
+
+@config_schema("", command="sample_text")
+@dataclass
+class SampleTextConfig:
+    """The values of conf/sample_text.yaml that have a range (the file holds the defaults)."""
+
+    length: int = at_least(0)
+    temperature: float = above(0)
+    seed: int
+    unknown: str = one_of("error", "skip")
 
 
 def _check(cfg: DictConfig) -> None:
