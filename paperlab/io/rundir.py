@@ -23,11 +23,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
-import torch
-
 import paperlab
 from paperlab.errors import UserError
-from paperlab.io.arrays import save_arrays
 from paperlab.io.atomic import atomic_write, read_json, remove_temp_files, unwritable, write_json
 
 RUN_FILE = "run.json"
@@ -67,6 +64,8 @@ def command_line() -> list[str]:
 
 def versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
+
+    import torch  # here: `paperlab runs` reads run directories without loading torch
 
     try:  # the installed version, without importing torchvision (a second of start-up)
         torchvision = version("torchvision")
@@ -282,6 +281,9 @@ class RunDir:
         return read_json(p) if p.is_file() else {}
 
     def save_arrays(self, name: str, arrays: Mapping[str, Any], attrs: Mapping[str, Any] | None = None) -> Path:
+        # h5py and torch are imported only by a run that saves arrays
+        from paperlab.io.arrays import save_arrays
+
         path = self.arrays / (name if name.endswith(".h5") else f"{name}.h5")
         if self.writer:
             save_arrays(path, arrays, attrs)

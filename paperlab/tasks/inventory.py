@@ -1,4 +1,9 @@
-"""`paperlab list` (the choices of a config group) and `paperlab runs` (a table of past runs)."""
+"""`paperlab list` (the choices of a config group) and `paperlab runs` (a table of past runs).
+
+Every run directory under the folder gets its row, whatever state its files are in: a run.json or
+results.json that cannot be read (cut short by a full disk, hand-edited) is marked on its row
+rather than hiding it, and a run still marked `running` whose directory lock no process holds
+(killed, or its machine went down) is shown as `died`."""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from rich.table import Table
 from paperlab.config import conf_dir, config_options
 from paperlab.console import out_console
 from paperlab.errors import UserError
+from paperlab.io.rundir import RESULTS_FILE, RUN_FILE, lock_is_held
 from paperlab.tasks.report import fmt
 
 GROUPS = {"models": "model", "model": "model", "data": "data", "datasets": "data", "experiments": "experiment",
@@ -63,6 +69,7 @@ class _Run:
     path: Path
     info: dict[str, Any]
     results: dict[str, Any]
+    unreadable: list[str]  # the files of the run that could not be read
 
     @property
     def headline(self) -> dict[str, Any]:
@@ -71,29 +78,65 @@ class _Run:
                 if isinstance(v, (int, float)) and "/" in k and not k.startswith("best_")}
 
     @property
+    def state(self) -> str:
+        """run.json's status; `died` for a `running` run that no process holds; `unreadable`."""
+        if RUN_FILE in self.unreadable:
+            return "unreadable"
+        status = str(self.info.get("status", "?"))
+        return "died" if status == "running" and not lock_is_held(self.path) else status
+
+    @property
     def status(self) -> str:
-        status = self.info.get("status", "?")
-        style = {"completed": "green", "running": "yellow"}.get(status, "red")
-        return f"[{style}]{status}[/]"
+        style = {"completed": "green", "running": "yellow"}.get(self.state, "red")
+        note = "".join(f" ({name} unreadable)" for name in self.unreadable if name != RUN_FILE)
+        return f"[{style}]{self.state}[/]{note}"
+
+    @property
+    def overrides(self) -> list[str]:
+        return [str(o) for o in self.info.get("overrides") or []]
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    """A JSON object, {} when there is no file, None when it cannot be read."""
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def _read_runs(directory: Path) -> list[_Run]:
     runs = []
     for path in find_runs(directory):
-        try:
-            info = json.loads((path / "run.json").read_text())
-            results = json.loads((path / "results.json").read_text()) if (path / "results.json").is_file() else {}
-        except (OSError, json.JSONDecodeError):
-            continue  # a run being written right now
-        runs.append(_Run(path, info, results))
+        files = {name: _read_json(path / name) for name in (RUN_FILE, RESULTS_FILE)}
+        info, results = files[RUN_FILE] or {}, files[RESULTS_FILE] or {}
+        if not info:  # its folders say what the run was: outputs/<task>/<name>/<time>
+            info = {"task": path.parent.parent.name, "name": path.parent.name}
+        runs.append(_Run(path, info, results, [name for name, data in files.items() if data is None]))
     return runs
 
 
 def _varying_overrides(runs: list[_Run]) -> list[str]:
-    """Each run's overrides that not all the runs share: for a sweep, the swept values."""
-    sets = [set(r.info.get("overrides") or []) for r in runs]
-    common = set.intersection(*sets) if sets else set()
-    return [" ".join(o for o in r.info.get("overrides") or [] if o not in common) for r in runs]
+    """Each run's overrides that not all the runs share: for a sweep, the swept values; among
+    runs of one name, what tells them apart."""
+    sets = [set(r.overrides) for r in runs]
+    common = set.intersection(*sets) if len(sets) > 1 else set()
+    return [" ".join(o for o in r.overrides if o not in common) for r in runs]
+
+
+def _telling_apart(runs: list[_Run]) -> list[str]:
+    """For each run, the overrides that tell it from the other runs of its task and name (all of
+    them for a run that is the only one of its name)."""
+    groups: dict[tuple[str, str], list[int]] = {}
+    for i, run in enumerate(runs):
+        groups.setdefault((str(run.info.get("task")), str(run.info.get("name"))), []).append(i)
+    out = [""] * len(runs)
+    for members in groups.values():
+        for i, shown in zip(members, _varying_overrides([runs[i] for i in members]), strict=True):
+            out[i] = shown
+    return out
 
 
 def _job_number(run: _Run) -> tuple[int, str]:
@@ -107,7 +150,7 @@ def list_runs(directory: Path) -> None:
     if not directory.exists():
         raise UserError(f"{directory} does not exist", "give a folder that holds runs (default: outputs/)")
     sweep = (directory / "multirun.yaml").is_file()
-    runs = sorted(_read_runs(directory), key=_job_number if sweep else lambda r: r.info.get("started") or "")
+    runs = sorted(_read_runs(directory), key=_job_number if sweep else lambda r: str(r.info.get("started") or ""))
     if sweep:
         metrics = list(dict.fromkeys(k for r in runs for k in r.headline))[:6]
         table = Table(title=f"sweep {directory}: {len(runs)} jobs", header_style="bold")
@@ -117,12 +160,12 @@ def list_runs(directory: Path) -> None:
             table.add_row(run.path.name, swept, run.status, *(fmt(run.headline.get(k, "")) for k in metrics))
     else:
         table = Table(title=f"runs under {directory}", header_style="bold")
-        for col in ("task", "name", "started", "status", "headline metrics", "directory"):
-            table.add_column(col, overflow="fold")
-        for run in runs:
+        for col in ("task", "name", "overrides", "started", "status", "headline metrics", "directory"):
+            table.add_column(col, overflow="fold", no_wrap=col == "status")  # the rest folds on a narrow terminal
+        for run, overrides in zip(runs, _telling_apart(runs), strict=True):
             headline = ", ".join(f"{k} {fmt(v)}" for k, v in list(run.headline.items())[:4])
-            table.add_row(run.info.get("task", "?"), run.info.get("name", "?"),
-                          (run.info.get("started") or "").replace("T", " "), run.status, headline, str(run.path))
+            table.add_row(str(run.info.get("task", "?")), str(run.info.get("name", "?")), overrides,
+                          str(run.info.get("started") or "").replace("T", " "), run.status, headline, str(run.path))
     out_console.print(table)
     if not runs:
         out_console.print(f"no runs under {directory}")

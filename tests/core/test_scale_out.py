@@ -202,7 +202,10 @@ def test_runs_summarises_a_sweep_with_its_swept_overrides(tmp_path: Path) -> Non
                                                   "overrides": ["data.root=/d", f"optim.lr={lr}"]}))
         if err:
             (job / "results.json").write_text(json.dumps({"test/top1_err": err, "epochs": 3}))
-    with out_console.capture() as cap:
+    import fcntl
+
+    with open(sweep / "10" / ".lock", "a+") as lock, out_console.capture() as cap:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # job 10 is still going: its process holds the run directory
         list_runs(sweep)
     rows = [line for line in cap.get().splitlines() if "optim.lr" in line]
     assert len(rows) == 3 and "data.root" not in cap.get()  # only what the sweep varies
