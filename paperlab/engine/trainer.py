@@ -22,7 +22,7 @@ import math
 import os
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -315,15 +315,19 @@ class Trainer:
         return {f"{split}/{k}": v for k, v in learner.summarize(totals).items()}
 
     # -- the loop -------------------------------------------------------------------------------
-    def fit(self, learner: Learner, resume: bool = False) -> dict[str, Any]:
+    def fit(self, learner: Learner, resume: bool = False,
+            finish: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> dict[str, Any]:
         """Train, evaluate every `val_every_n_epochs`, score the test split; the headline results.
-        The trackers of `trainer.loggers` record every metrics record, the config and the results."""
+        The trackers of `trainer.loggers` record every metrics record, the config and the results:
+        those `finish` makes of a completed fit's (what the caller adds, once it saved them)."""
         self.loggers = open_loggers(self.cfg.loggers, self.run.path, self.config, resume=resume, enabled=self.is_main)
         status = "failed"
         try:
             results = self._fit(learner, resume)
             status = "interrupted" if "interrupted" in results else "completed"
             if status == "completed":
+                if finish is not None:
+                    results = finish(results)
                 self.loggers.log_results(results)
             return results
         finally:

@@ -53,18 +53,23 @@ def run(cfg: DictConfig, run_dir: str | Path | None = None, learner: Learner | N
                 run.update(init_from=str(cfg.init_from))
             trainer_cfg = to_dataclass(TrainerConfig, cfg.trainer, where="trainer")
             trainer = Trainer(trainer_cfg, run, int(cfg.seed), cfg.optim, cfg.get("sched"), cfg)
-            results = trainer.fit(learner, resume=resume)
+
+            def finish(results: dict[str, Any]) -> dict[str, Any]:
+                """The learner's final figures and numbers and the peak memory, saved; the
+                trackers record them after this (and close)."""
+                results["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+                if info.is_main:
+                    results.update(learner.on_fit_end(run))
+                    run.save_results(results)
+                    run.write_metrics_csv()
+                return results
+
+            results = trainer.fit(learner, resume=resume, finish=finish)
         except TrainingDiverged:
             run.write_metrics_csv()
             raise
         if "interrupted" in results:
             run.finish("interrupted")
-            return results
-        results["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-        if info.is_main:
-            results.update(learner.on_fit_end(run))
-            run.save_results(results)
-            run.write_metrics_csv()
     return results
 
 

@@ -144,3 +144,28 @@ def test_unknown_names_and_missing_packages_are_one_line_errors(tmp_path: Path,
         with pytest.raises(UserError, match=f"needs the {package} package.*; pip install {package}") as err:
             open_loggers([module], tmp_path, {}, enabled=False)  # every rank checks, not only the one that logs
         assert "\n" not in str(err.value)
+
+
+def test_the_results_train_adds_after_fit_reach_the_trackers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`paperlab train` adds the learner's final numbers and the peak memory after the fit: the
+    trackers record results.json as saved, then close."""
+    import json
+
+    from conftest import make_idx_set, run_cli, tiny_train_overrides
+    from mlflow.tracking import MlflowClient
+
+    root = make_idx_set(tmp_path / "data")
+    r = run_cli("train", *tiny_train_overrides(root, epochs=1), "trainer.loggers=[tensorboard,mlflow]",
+                "trainer.limit_train_batches=2", "trainer.limit_eval_batches=1",
+                "hydra.run.dir=run", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    run = tmp_path / "run"
+    saved = numbers(json.loads((run / "results.json").read_text()))
+    assert "peak_rss_mb" in saved and "test/top1_err" in saved
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # as the logger reads its store
+    client = MlflowClient(tracking_uri=(run / "mlruns").resolve().as_uri())
+    (mlrun,) = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    assert mlrun.info.status == "FINISHED"
+    assert {k.removeprefix("results/"): v for k, v in mlrun.data.metrics.items() if k.startswith("results/")} == saved
+    series, _ = tensorboard_series(run / "tb")
+    assert {k.removeprefix("results/"): v[-1][1] for k, v in series.items() if k.startswith("results/")} == saved
