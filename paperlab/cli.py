@@ -3,7 +3,8 @@
 Arguments after a task command are Hydra overrides (key=value, group=option, +new=value), `-m` for
 sweeps and `--cfg job` to print the composed config. Typed options (--resume, --text, ...) become
 overrides. User errors are one line on stderr and exit code 2 (`paperlab --debug ...` shows the
-traceback)."""
+traceback). The shell completes the overrides too (`paperlab train model=<TAB>`: the models) once
+`paperlab --install-completion` has installed Typer's completion script."""
 
 from __future__ import annotations
 
@@ -16,11 +17,38 @@ from pathlib import Path
 from typing import NoReturn
 
 import typer
+from typer.core import TyperCommand
 
 from paperlab.errors import UserError
 from paperlab.overrides import quoted, quoted_list
 
-app = typer.Typer(
+
+class _OverridesCommand(TyperCommand):
+    """A command whose extra arguments are Hydra overrides: the shell completes them (a config
+    group's options after `model=`, the experiments, the config's keys) from conf/ alone, without
+    importing torch."""
+
+    def shell_complete(self, ctx, incomplete):  # noqa: ANN001, ANN201 (click's signature)
+        items = super().shell_complete(ctx, incomplete)
+        if (self.context_settings or {}).get("allow_extra_args") and not incomplete.startswith("-"):
+            try:  # Typer >= 0.17 runs its commands on its own copy of click
+                from typer._click.shell_completion import CompletionItem
+            except ImportError:
+                from click.shell_completion import CompletionItem
+
+            from paperlab.config import complete_override
+
+            items += [CompletionItem(w) for w in complete_override(str(self.name), incomplete, list(ctx.args))]
+        return items
+
+
+class _Typer(typer.Typer):
+    def command(self, *args, cls=None, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN201 (Typer's signature)
+        """Every command completes its overrides (`cls` as Typer takes it)."""
+        return super().command(*args, cls=cls or _OverridesCommand, **kwargs)
+
+
+app = _Typer(
     name="paperlab",
     help="Reproduce classic deep-learning papers with PyTorch. `paperlab COMMAND --help` shows examples.",
     no_args_is_help=True,
@@ -68,10 +96,11 @@ def train(
 
 def _checkpoint_overrides(run_dir: str | None, args: list[str]) -> list[str]:
     """The optional RUN_DIR argument of an analysis command as a `checkpoint=` override. With
-    extra arguments allowed, a first `key=value` override lands in RUN_DIR: hand it back."""
+    extra arguments allowed, a first `key=value` override (or an unknown option) lands in RUN_DIR:
+    hand it back."""
     if run_dir is None:
         return list(args)
-    if "=" in run_dir:
+    if "=" in run_dir or run_dir.startswith("-"):
         return [run_dir, *args]
     return [*args, f"checkpoint={quoted(run_dir)}"]
 
@@ -253,6 +282,12 @@ def gradcam(
     launch("gradcam", task.main, ctx.args + extra + overrides)
 
 
+def _kinds(incomplete: str) -> list[str]:
+    from paperlab.tasks.inventory import GROUPS
+
+    return [kind for kind in GROUPS if kind.startswith(incomplete)]
+
+
 @app.command("list", epilog="""
 **Examples**
 
@@ -260,7 +295,8 @@ def gradcam(
 
     paperlab list experiments
 """)
-def list_(what: str = typer.Argument(..., help="models, data, experiments, optim, sched, learners or trainer")) -> None:
+def list_(what: str = typer.Argument(..., help="models, data, experiments, optim, sched, learners or trainer",
+                                     autocompletion=_kinds)) -> None:
     """List the choices of a config group, with what each one is."""
     from paperlab.tasks.inventory import list_group
 
@@ -284,18 +320,23 @@ def runs(directory: Path = typer.Argument(Path("outputs"), help="Folder to searc
 @app.command(epilog="""
 **Examples**
 
-    paperlab export outputs/train/zfnet_fashion_mnist/2026-11-25_11-00-43 zfnet_fashion_mnist --snapshots
+    paperlab export outputs/train/zfnet_fashion_mnist/2026-11-25_11-00-43 zfnet_fashion_mnist --snapshots --force
+
+    paperlab export outputs/train/zfnet_fashion_mnist/2026-11-25_11-00-43 zfnet_mine --dest ~/.local/share/paperlab/models
 """)
 def export(
     run_dir: Path = typer.Argument(..., help="A finished run directory."),
-    name: str = typer.Argument(..., help="Name of the shipped model (paperlab/assets/NAME/)."),
+    name: str = typer.Argument(..., help="The model's name (letters, digits, _): the folder DEST/NAME/."),
     snapshots: bool = typer.Option(False, "--snapshots", help="Also copy checkpoints/snapshots/ (feature evolution)."),
     note: str = typer.Option(None, "--note", help="A sentence stored in model.json."),
+    dest: Path = typer.Option(None, "--dest", metavar="DIR", help="Export into DIR (default: paperlab's assets folder, "
+                              "if writable). Models in $PAPERLAB_MODELS (~/.local/share/paperlab/models) are found by name."),
+    force: bool = typer.Option(False, "--force", help="Replace a model of that name (or stand in for a shipped one)."),
 ) -> None:
-    """Ship a run's best weights with paperlab: assets/NAME/model.pt + model.json (command, seed, metrics)."""
+    """Make a run's best weights a named model: DEST/NAME/model.pt + model.json (command, seed, metrics)."""
     from paperlab.engine.export import export_run
 
-    out = export_run(run_dir, name, snapshots=snapshots, note=note)
+    out = export_run(run_dir, name, dest=dest, snapshots=snapshots, note=note, force=force)
     typer.echo(f"exported {run_dir} -> {out}")
 
 @app.command("vqa-eval", context_settings=PASSTHROUGH, epilog="""
@@ -440,33 +481,6 @@ def legibility(ctx: typer.Context) -> None:
     launch("legibility", task.main, ctx.args)
 
 
-@app.command(context_settings=PASSTHROUGH, epilog="""
-**Examples**
-
-    paperlab correspond                                         # 5 ankle boots: toe, heel, shaft vs random parts
-
-    paperlab correspond outputs/train/zfnet_fashion_mnist/2026-11-25_10-00-00 --draws 50
-
-    paperlab correspond correspond.box=[8,8] correspond.seed=1 correspond.layers=[conv4,conv5,penultimate]
-
-    paperlab correspond model=vgg16 model.weights=IMAGENET1K_V1 --image d1.jpg --image d2.jpg correspond.box=[40,40]
-        correspond.layers=[conv13,penultimate] '~correspond.parts' '+correspond.parts={nose:[[100,95],[96,100]]}'
-""")
-def correspond(
-    ctx: typer.Context,
-    run_dir: str = typer.Argument(None, metavar="RUN_DIR", help=RUN_DIR_HELP),
-    draws: int = typer.Option(None, "--draws", help="Sets of random boxes, the control (default 20)."),
-    image: list[Path] = typer.Option(None, "--image", help="An image file (repeatable; one box per image and part); default: dataset images."),
-) -> None:
-    """Correspondence of parts (Zeiler & Fergus Sec. 4.3, Table 1): mask one part in each image, compare the sign changes at layers 5 and 7."""
-    from paperlab.launch import launch
-    from paperlab.papers.zeiler_fergus import correspond as task
-
-    overrides = _checkpoint_overrides(run_dir, ctx.args) + _images_override("correspond", image)
-    overrides += [f"correspond.random_draws={draws}"] if draws is not None else []
-    launch("correspond", task.main, overrides)
-
-
 @app.command(epilog="""
 **Examples**
 
@@ -507,10 +521,37 @@ def results(check: bool = typer.Option(False, "--check", help="Only compare; fai
     typer.echo(f"{outcome.tables} results tables {say}" + (f" ({len(outcome.changed)} changed)" if outcome.changed else ""))
 
 
+@app.command(context_settings=PASSTHROUGH, epilog="""
+**Examples**
+
+    paperlab correspond                                         # 5 ankle boots: toe, heel, shaft vs random parts
+
+    paperlab correspond outputs/train/zfnet_fashion_mnist/2026-11-25_10-00-00 --draws 50
+
+    paperlab correspond correspond.box=[8,8] correspond.seed=1 correspond.layers=[conv4,conv5,penultimate]
+
+    paperlab correspond model=vgg16 model.weights=IMAGENET1K_V1 --image d1.jpg --image d2.jpg correspond.box=[40,40]
+        correspond.layers=[conv13,penultimate] '~correspond.parts' '+correspond.parts={nose:[[100,95],[96,100]]}'
+""")
+def correspond(
+    ctx: typer.Context,
+    run_dir: str = typer.Argument(None, metavar="RUN_DIR", help=RUN_DIR_HELP),
+    draws: int = typer.Option(None, "--draws", help="Sets of random boxes, the control (default 20)."),
+    image: list[Path] = typer.Option(None, "--image", help="An image file (repeatable; one box per image and part); default: dataset images."),
+) -> None:
+    """Correspondence of parts (Zeiler & Fergus Sec. 4.3, Table 1): mask one part in each image, compare the sign changes at layers 5 and 7."""
+    from paperlab.launch import launch
+    from paperlab.papers.zeiler_fergus import correspond as task
+
+    overrides = _checkpoint_overrides(run_dir, ctx.args) + _images_override("correspond", image)
+    overrides += [f"correspond.random_draws={draws}"] if draws is not None else []
+    launch("correspond", task.main, overrides)
+
+
 def main() -> None:
     """The `paperlab` command (the console script and `python -m paperlab`)."""
     try:
-        app()  # standalone mode: always ends in SystemExit
+        app(prog_name="paperlab")  # standalone mode: always ends in SystemExit; _PAPERLAB_COMPLETE completes
     except UserError as err:
         if _DEBUG["on"]:
             raise
