@@ -54,7 +54,7 @@ from paperlab.engine.checkpoint import (
     save_checkpoint,
     set_rng_state,
 )
-from paperlab.engine.devices import Precision, select_device, to_device
+from paperlab.engine.devices import Precision, channels_last, select_device, to_device, tune_device
 from paperlab.engine.distributed import (
     all_reduce_sum,
     barrier,
@@ -98,7 +98,7 @@ class TrainerConfig:
     limit_train_batches: int | None = at_least(1, default=None)  # cap batches per epoch (quick runs, tests)
     limit_eval_batches: int | None = at_least(1, default=None)
     gradient_clip_val: float | None = above(0, default=None)  # max global gradient norm
-    precision: str = "auto"  # "32", "64", "bf16-mixed", "16-mixed"; auto: bf16-mixed on CUDA, else 32
+    precision: str = "auto"  # "32", "64", "bf16-mixed", "16-mixed"; auto: 32 (devices.AUTO_PRECISION)
     device: str = "auto"  # auto: cuda (local rank) if available, else cpu
     deterministic: bool = False
     log_every_n_steps: int = at_least(1, default=50)
@@ -114,6 +114,8 @@ class TrainerConfig:
     # experiment trackers besides metrics.jsonl/.csv (always written): csv, tensorboard (<run>/tb/),
     # mlflow (<run>/mlruns/); paperlab/engine/loggers.py
     loggers: list[str] = checked(_known_loggers, default_factory=lambda: ["csv"])
+    channels_last: bool = False  # 4-D weights in NHWC layout (faster convolutions on tensor cores)
+    compile: bool = False  # torch.compile the model the training steps call (compiled on the first steps)
 
 
 class _LossRateColumn(ProgressColumn):
@@ -180,6 +182,7 @@ class Trainer:
         check_distinct_gpus(self.device)
         self.is_main = self.device_info.is_main
         self.precision = Precision(cfg.precision, self.device)
+        tune_device(self.device, cfg.deterministic)
         self.state = _State()
         self.loggers = Loggers()  # the experiment trackers (trainer.loggers), opened by fit
 
@@ -191,6 +194,8 @@ class Trainer:
         batch = self.cfg.batch_size if train else (self.cfg.eval_batch_size or 2 * self.cfg.batch_size)
         if hasattr(dataset, "set_epoch"):
             dataset.set_epoch(epoch)  # per-(epoch, index) seeded augmentation
+        if hasattr(dataset, "set_device"):
+            dataset.set_device(self.device)  # a dataset that prepares batches on the device (finish_batch)
         if train:
             sampler = DistributedSampler(dataset, num_replicas=info.world_size, rank=info.rank,
                                          shuffle=learner.shuffle_train, seed=self.seed)
@@ -203,6 +208,13 @@ class Trainer:
         return DataLoader(dataset, batch_size=batch, sampler=indices, num_workers=self.cfg.num_workers,
                           collate_fn=collate, generator=generator, pin_memory=self.device.type == "cuda",
                           persistent_workers=False)
+
+    def _on_device(self, dataset: Dataset, batch: Any) -> Any:
+        """A loader's batch on the device, finished there by the dataset if it does so (decoding,
+        float conversion, crops: whole batches at once), then cast to the run's precision."""
+        batch = to_device(batch, self.device)
+        finish = getattr(dataset, "finish_batch", None)
+        return to_device(batch if finish is None else finish(batch), self.device, self.precision.dtype)
 
     def _steps_per_epoch(self, n_items: int) -> int:
         per_rank = math.ceil(n_items / self.device_info.world_size)
@@ -303,7 +315,7 @@ class Trainer:
             if i >= total:
                 break
             with self.precision.autocast():
-                out = learner.eval_step(model, to_device(batch, self.device, self.precision.dtype))
+                out = learner.eval_step(model, self._on_device(dataset, batch))
             for k, v in out.items():
                 sums[k] = sums.get(k, 0) + v.detach().double()
             if task is not None:
@@ -366,10 +378,19 @@ class Trainer:
             if required not in splits:
                 raise RuntimeError(f"{type(learner).__name__}.datasets() has no '{required}' split")
         learner.model.to(self.device, dtype=self.precision.dtype)
+        if self.cfg.channels_last:
+            channels_last(learner.model)
         model: nn.Module = learner.model
         if self.device_info.enabled:
             ids = [self.device.index] if self.device.type == "cuda" else None
             model = nn.parallel.DistributedDataParallel(learner.model, device_ids=ids)
+        if self.cfg.compile:  # the training steps call the compiled module; checkpoints hold the bare model
+            import torch._inductor.config as inductor
+
+            # dropout etc. draw from torch's own generator, as uncompiled: the same numbers as a run
+            # without compile, and a resumed run replays them (inductor's fused RNG would not)
+            inductor.fallback_random = True
+            model = torch.compile(model)
         steps_per_epoch = self._steps_per_epoch(len(splits["train"]))
         optimizers = learner.configure_optimizers(lambda params: build_optimizer(self.optim_cfg, params))
         return _Fit(
@@ -424,7 +445,7 @@ class Trainer:
         for batch in loader:
             if s.batch_in_epoch >= f.steps_per_epoch or self._done():
                 break
-            batch = to_device(batch, self.device, self.precision.dtype)
+            batch = self._on_device(f.splits["train"], batch)
             loss, logs = self._optimizer_step(f, batch)
             s.step += 1
             s.batch_in_epoch += 1

@@ -8,12 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import build_in_cache, make_idx_set, write_idx
+from conftest import make_idx_set, write_idx
 from omegaconf import OmegaConf
-from PIL import Image
 
 from paperlab.data import build_data
-from paperlab.data.imagenet import ten_crops
 from paperlab.data.mnist import read_idx
 from paperlab.errors import UserError
 
@@ -105,37 +103,3 @@ def test_cifar10_from_pickle_fixture(tmp_path: Path) -> None:
     (folder / "data_batch_3").unlink()
     with pytest.raises(UserError, match="data_batch_3"):
         build_data(cfg(name="cifar10", root=str(tmp_path)))
-
-
-def test_imagenet_folder_fixture_paper_preprocessing(tmp_path: Path) -> None:
-    rng = np.random.default_rng(0)
-    for split in ("train", "val"):
-        for wnid in ("n01440764", "n01443537"):
-            (tmp_path / split / wnid).mkdir(parents=True)
-            for i in range(3):
-                arr = rng.integers(0, 256, (300 + 10 * i, 280, 3), dtype=np.uint8)
-                Image.fromarray(arr).save(tmp_path / split / wnid / f"{wnid}_{i}.JPEG")
-    c = OmegaConf.create({"name": "imagenet", "root": str(tmp_path), "val_size": 2, "split_seed": 0,
-                          "mean_images": 4})
-    data = build_in_cache(c, tmp_path / "cache")
-    assert data.info.class_names == ["n01440764", "n01443537"] and data.info.image_size == 224
-    x, y = data.splits["train"][0]
-    assert x.shape == (3, 224, 224) and y in (0, 1)
-    crops, _ = data.splits["test"][0]
-    assert crops.shape == (10, 3, 224, 224)
-    assert len(list((tmp_path / "cache" / "imagenet").glob("mean_*.pt"))) == 1  # per-pixel mean cached
-    # training draws one of the test-time crops, seeded by (seed, epoch, index)
-    train = data.splits["train"]
-    train.set_epoch(0)
-    a = train[1][0]
-    assert torch.equal(a, train[1][0])
-    assert any(torch.equal(a, c) for c in ten_crops(train.image(1)))
-
-
-def test_ten_crops_are_corners_centre_and_mirrors() -> None:
-    x = torch.arange(3 * 256 * 256, dtype=torch.float32).view(3, 256, 256)
-    crops = ten_crops(x)
-    assert torch.equal(crops[0], x[:, :224, :224])  # top-left
-    assert torch.equal(crops[3], x[:, 32:, 32:])  # bottom-right
-    assert torch.equal(crops[4], x[:, 16:240, 16:240])  # centre
-    assert torch.equal(crops[5], crops[0].flip(-1))

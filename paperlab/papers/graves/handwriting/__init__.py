@@ -8,6 +8,7 @@ Sequences With Recurrent Neural Networks", arXiv:1308.0850.
     networks            Sec. 4, 5.1: prediction and synthesis networks; Sec. 4.2: clips
     soft_window         Sec. 5.1, Eq. 46-51: the soft window
     window_recurrence   Sec. 5.1, Eq. 52: layer 1 and the window, hand-written backward
+    step_graphs         the same step loops as CUDA graphs (model.cuda_graphs=true, on a GPU)
     learner             Eq. 26: the loss in nats per line
     sampling            Sec. 5.3-5.5: stop rule, biased and primed sampling; best of N
     figures             Fig. 10, 13: mixture densities, window alignment

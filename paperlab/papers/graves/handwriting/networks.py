@@ -31,6 +31,7 @@ from paperlab.models import register_model
 from paperlab.papers.graves.deep_lstm import DeepLSTM, DeepLSTMConfig, LSTMState, detach_state
 from paperlab.papers.graves.handwriting.mixture_density import MixtureDensity, MixtureDensityConfig
 from paperlab.papers.graves.handwriting.soft_window import SoftWindow, SoftWindowConfig, positions
+from paperlab.papers.graves.handwriting.step_graphs import StepGraphs
 from paperlab.papers.graves.handwriting.window_recurrence import Layer1Weights, layer1_and_window
 
 
@@ -101,6 +102,8 @@ class HandwritingSynthesis(nn.Module):
         window_initial_step: float = 0.08  # exp(kappa_hat) at init (~ characters per pen point)
         lstm_clip: float | None = 10.0  # Sec. 4.2
         output_clip: float | None = 100.0  # Sec. 4.2
+        # on CUDA, training steps run layer 1 + window's step loops as CUDA graphs (step_graphs.py)
+        cuda_graphs: bool = False
 
     kind = "synthesis"
 
@@ -119,6 +122,7 @@ class HandwritingSynthesis(nn.Module):
             self.deep = DeepLSTM(DeepLSTMConfig(h + v + 3, h, cfg.num_layers - 1, skip_size=3 + v,
                                                 grad_clip=cfg.lstm_clip))
         self.mdn = MixtureDensity(MixtureDensityConfig(h * cfg.num_layers, cfg.num_components))
+        self.step_graphs = StepGraphs() if cfg.cuda_graphs else None  # not a module: no weights, not saved
 
     def initial_state(self, like: torch.Tensor) -> SynthesisState:
         """Zeros for a batch like `like` (B, ...): same batch size, device and dtype."""
@@ -140,7 +144,8 @@ class HandwritingSynthesis(nn.Module):
         cell, window = self.cell, self.window.linear
         rec = layer1_and_window(x, c, u, st.h1, st.c1, st.kappa, st.w,
                                 Layer1Weights(cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh,
-                                              window.weight, window.bias), self.cfg.lstm_clip)
+                                              window.weight, window.bias), self.cfg.lstm_clip,
+                                self.step_graphs if x.is_cuda else None)
         h1, w_seq = rec.h, rec.w
         deep_state = None
         if self.deep is not None:  # layers 2..N over the whole sequence at once
