@@ -524,6 +524,44 @@ def results(check: bool = typer.Option(False, "--check", help="Only compare; fai
 @app.command(context_settings=PASSTHROUGH, epilog="""
 **Examples**
 
+    paperlab disentangle                                # the reduced study: 6 methods x 2 hyperparameters x 3 seeds, ~30 min on 2 cores
+
+    paperlab disentangle experiment=dis_beta_vae,dis_factor_vae seed=0,1   # sweep values on the command line replace the study's
+
+    paperlab disentangle hydra/launcher=slurm hydra.launcher.gpus_per_node=1 seed=0,1,2,3,4   # the same sweep as SLURM jobs
+
+    paperlab train -m experiment=dis_beta_vae,dis_factor_vae method.level=0,1,2,3,4,5 'seed=range(50)'   # the study's settings
+
+    paperlab disentangle --report outputs/disentangle/dsprites_study/multirun_2026-12-05_10-00-00
+
+    paperlab train experiment=dis_factor_vae method.level=2 seed=0 trainer.max_steps=300   # one model
+""")
+def disentangle(
+    ctx: typer.Context,
+    report: Path = typer.Option(None, "--report", metavar="SWEEP_DIR",
+                                help="Only draw the study's report of the trained models in SWEEP_DIR."),
+) -> None:
+    """The study of Locatello et al. (ICML 2019): train every method x hyperparameter x seed on
+    dSprites as one sweep (Hydra's launcher), score each model by every metric, then report the
+    score distributions, the metrics' rank correlations and how much of each metric's variance the
+    method, the hyperparameter and the seed explain. Extra arguments are Hydra overrides."""
+    from paperlab.launch import composed, launch, split_args
+
+    if report is not None:
+        from paperlab.papers.disentanglement import report as task
+
+        launch("disentangle_report", task.main, [*ctx.args, f"sweep_dir={quoted(str(report))}"])
+        return
+    from paperlab.papers.disentanglement import study as task
+
+    with composed("disentangle", task.shared_overrides(split_args(ctx.args)[1])) as cfg:
+        task.check_settings(cfg)  # before any job starts
+    launch("disentangle", task.main, ["-m", *ctx.args])
+
+
+@app.command(context_settings=PASSTHROUGH, epilog="""
+**Examples**
+
     paperlab correspond                                         # 5 ankle boots: toe, heel, shaft vs random parts
 
     paperlab correspond outputs/train/zfnet_fashion_mnist/2026-11-25_10-00-00 --draws 50
