@@ -11,7 +11,7 @@ FASHION_MNIST := /usr/share/datasets/fashion-mnist
 FORTUNES := /usr/share/games/fortunes
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help install data tools test test-all bench lint format clean
+.PHONY: help install data tools test test-all test-gpu bench lint format clean
 
 help: ## show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -60,6 +60,9 @@ test: ## run the test suite (slow tests excluded; under 10 minutes on 2 cores)
 
 test-all: ## run every test, slow ones included
 	$(PY) -m pytest -q
+
+test-gpu: ## run the GPU tier (tests marked cuda; they skip without a CUDA GPU)
+	$(PY) -m pytest -m cuda -q tests/gpu
 
 bench: ## run the benchmarks (ratios against peer libraries, printed side by side)
 	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

@@ -26,10 +26,14 @@ import time
 import torch
 from torch import nn
 
-from paperlab.papers.graves.handwriting.strokes import DEFAULT_ALPHABET, Alphabet, OffsetStats
 from paperlab.models import create_model
+from paperlab.papers.graves.handwriting.mixture_density import (
+    MixtureDensity,
+    MixtureDensityConfig,
+    mixture_nll,
+)
 from paperlab.papers.graves.handwriting.sampling import HandwritingModel, synthesize
-from paperlab.papers.graves.handwriting.mixture_density import MixtureDensity, MixtureDensityConfig, mixture_nll
+from paperlab.papers.graves.handwriting.strokes import DEFAULT_ALPHABET, Alphabet, OffsetStats
 
 
 class SameSizes(nn.Module):

@@ -30,8 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 import vqa_messy  # noqa: E402
 import vqa_oracle  # noqa: E402
 
-from paperlab.papers.vqa.vqa_json import read_results, read_vqa  # noqa: E402
 from paperlab.papers.vqa.metric import VQAEvaluation, evaluate_records  # noqa: E402
+from paperlab.papers.vqa.vqa_json import read_results, read_vqa  # noqa: E402
 
 
 class Clock:

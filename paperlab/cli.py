@@ -559,6 +559,34 @@ def disentangle(
     launch("disentangle", task.main, ["-m", *ctx.args])
 
 
+@app.command("local-loss-compare", context_settings=PASSTHROUGH, epilog="""
+**Examples**
+
+    paperlab train -m experiment=localloss_vgg8b_predsim_fashion_mnist_cpu local_loss.rule=backprop,pred,sim,predsim,predsim-bpf
+
+    paperlab local-loss-compare outputs/train/localloss_vgg8b_fashion_mnist_cpu/multirun_2026-12-05_10-00-00
+
+    paperlab local-loss-compare runs/backprop runs/predsim name=two_rules   # run directories, in this order
+""")
+def local_loss_compare(
+    ctx: typer.Context,
+    runs: list[str] = typer.Argument(None, help="Run directories, or folders holding local-loss runs (a sweep's)."),
+) -> None:
+    """The per-epoch error of local-loss runs (Nøkland & Eidnes 2019), one line per training rule,
+    on one plot. Arguments with '=' are Hydra overrides."""
+    from paperlab.launch import launch
+    from paperlab.papers.local_loss import compare as task
+
+    words = [*(runs or []), *ctx.args]
+    folders = [w for w in words if "=" not in w and not w.startswith("-")]
+    others = [w for w in words if w not in folders]
+    if not folders:
+        raise UserError("local-loss-compare needs run directories or a folder of runs",
+                        "see: paperlab local-loss-compare --help")
+    launch("local_loss_compare", task.main,
+           [*others, f"runs={quoted_list([str(Path(f).resolve()) for f in folders])}"])
+
+
 @app.command(context_settings=PASSTHROUGH, epilog="""
 **Examples**
 
@@ -584,6 +612,59 @@ def correspond(
     overrides = _checkpoint_overrides(run_dir, ctx.args) + _images_override("correspond", image)
     overrides += [f"correspond.random_draws={draws}"] if draws is not None else []
     launch("correspond", task.main, overrides)
+
+
+@app.command(context_settings=PASSTHROUGH, epilog="""
+**Examples**
+
+    paperlab sgpr                                               # (a)-(d) at CPU sizes: KL vs M, M needed vs N, Matern, CO2 + diabetes
+
+    paperlab sgpr experiment=sgpr_m_needed                      # (b) M needed for KL <= 1 nat against N up to 10^6
+
+    paperlab sgpr experiment=sgpr_kl_vs_m sgpr.kl_vs_m.methods=[greedy,kdpp]
+
+    paperlab sgpr sgpr.experiments=[matern] sgpr.threshold=0.1
+
+    paperlab sgpr experiment=sgpr_real_data sgpr.real_data.datasets=[] sgpr.real_data.file=points.csv
+        sgpr.real_data.x_columns=[a,b] sgpr.real_data.y_column=y
+""")
+def sgpr(ctx: typer.Context) -> None:
+    """Sparse GP regression (Burt, Rasmussen & van der Wilk, ICML 2019): Titsias' bound L, the upper bound U and
+    the KL against the number of inducing points M, and how M must grow with N. Extra arguments are Hydra overrides."""
+    from paperlab.launch import launch
+    from paperlab.papers.sgpr import study as task
+
+    launch("sgpr", task.main, ctx.args)
+
+
+@app.command(context_settings=PASSTHROUGH, epilog="""
+**Examples**
+
+    paperlab movieqa                                          # every baseline, embedded set, val split, plot synopses
+
+    paperlab movieqa --story subtitle                         # the same questions answered from the subtitles
+
+    paperlab movieqa baselines=[hasty-longest,searching] representations=[tfidf] windows=[1,3]
+
+    paperlab movieqa baselines=[sscb-fusion] learned.sscb-fusion.inits=5
+
+    paperlab movieqa --split test                             # answers withheld: predictions only, "no labels"
+
+    paperlab movieqa data=movieqa data.root=/datasets/MovieQA_benchmark --story subtitle
+""")
+def movieqa(
+    ctx: typer.Context,
+    story: str | None = typer.Option(None, "--story", help="Story source: split_plot, plot, subtitle, script, dvs."),
+    split: str | None = typer.Option(None, "--split", help="Split to score: val, or test (predictions only)."),
+) -> None:
+    """MovieQA (Tapaswi et al., CVPR 2016): every text baseline (hasty and searching students, SSCB, memory network)
+    on one split and story source, accuracy overall and per question type. Extra arguments are Hydra overrides."""
+    from paperlab.launch import launch
+    from paperlab.papers.movieqa import baselines as task
+
+    overrides = [f"data.story={quoted(story)}"] if story is not None else []
+    overrides += [f"split={quoted(split)}"] if split is not None else []
+    launch("movieqa", task.main, ctx.args + overrides)
 
 
 def main() -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import subprocess
 import sys
 import time
@@ -35,6 +34,7 @@ from paperlab.tasks.reproduction import (
     REPRODUCTIONS,
     Experiment,
     Reproduction,
+    portable,
     record_of_run,
     record_of_shipped,
     records_dir,
@@ -179,8 +179,8 @@ def _reproduce(reproduction: Reproduction, out: Path, retrain: bool, dry_run: bo
         root = source_root()
         target = records_dir(root, reproduction.paper)
         target.mkdir(parents=True, exist_ok=True)
-        for path in folder.glob("*.json"):
-            shutil.copyfile(path, target / path.name)
+        for name, rec in records.items():
+            write_json(target / f"{name}.json", portable(rec, root))
         regenerate_tables(root)
     out_console.print(f"{reproduction.paper}: report {report} and {report.with_suffix('.html')}")
     return str(report)

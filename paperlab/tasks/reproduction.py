@@ -143,6 +143,18 @@ def record_of_shipped(experiment: Experiment, model_json: Path) -> dict[str, Any
             "started": meta.get("started"), "ended": meta.get("ended"), "results": meta.get("metrics", {})}
 
 
+def portable(value: Any, root: Path) -> Any:
+    """`value` with the paths under the repository `root` made relative to it: records committed to
+    the repository must not name the machine they were made on."""
+    if isinstance(value, dict):
+        return {k: portable(v, root) for k, v in value.items()}
+    if isinstance(value, list):
+        return [portable(v, root) for v in value]
+    if isinstance(value, str):
+        return value.replace(f"{root}/", "")
+    return value
+
+
 def _json(path: Path) -> dict[str, Any]:
     try:
         return json.loads(path.read_text())
