@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -112,7 +113,7 @@ def main() -> None:
         print(f"  {name:28s} {t:7.3f} s/step{ratio}")
 
     net = nets["synthesis network"].eval()
-    model = HandwritingModel(net, alphabet, OffsetStats((0.0, 0.0), (1.0, 1.0)), [], "benchmark", 11.0, {})
+    model = HandwritingModel(net, alphabet, OffsetStats((0.0, 0.0), (1.0, 1.0)), [], "benchmark", 11.0, {}, Path("untrained"))
     with torch.no_grad():  # a window that never moves samples up to the cap: a known number of points
         net.window.linear.bias[2 * net.cfg.window_components :].fill_(-30.0)
     for texts in (["hello world"], ["the quick brown fox", "jumps over", "the lazy dog", "and runs"]):
