@@ -279,7 +279,8 @@ def gradcam(
                  f"gradcam.layer={quoted(layer)}"]
     if target is not None:
         overrides.append(f"gradcam.target={quoted(target)}")
-    launch("gradcam", task.main, ctx.args + extra + overrides)
+    mistyped = [where] if where.startswith("-") else []  # an unknown option landed in RUN_DIR: name it
+    launch("gradcam", task.main, mistyped + ctx.args + extra + overrides)
 
 
 def _kinds(incomplete: str) -> list[str]:

@@ -122,6 +122,7 @@ def test_a_bad_value_is_one_line_and_leaves_no_run_directory(args: list[str], me
     (["train", "--max-epochs", "3"], "unknown option --max-epochs; did you mean trainer.max_epochs=3?"),
     (["train", "--batch-size=16"], "unknown option --batch-size; did you mean trainer.batch_size=16?"),
     (["occlude", "--sise", "3"], "unknown option --sise; did you mean --size 3?"),
+    (["gradcam", "--targt", "3", "zfnet_fashion_mnist"], "unknown option --targt; did you mean --target?"),
     (["sample-text", "--temp", "0.5"], "unknown option --temp; did you mean --temperature 0.5?"),
     (["sample-handwriting", "--paper-bais"], "unknown option --paper-bais; did you mean --paper-bias?"),
     (["sample-handwriting", "--strid=4"], "unknown option --strid; paperlab sample-handwriting takes the options "
