@@ -73,6 +73,10 @@ def build_schedule(
     except (InstantiationException, TypeError, ValueError) as err:
         raise UserError(f"cannot build the schedule {node.get('_target_')}: {str(err).splitlines()[0]}",
                         "check the sched.* overrides") from None
+    except ZeroDivisionError:  # a one-cycle phase of zero length (torch divides by it)
+        raise UserError(f"the schedule {node.get('_target_')} cannot spread its phases over {runtime['total_steps']} "
+                        f"steps ({steps_per_epoch} per epoch x {max_epochs} epochs)",
+                        "train for more steps (trainer.max_epochs, trainer.limit_train_batches) or set sched=constant") from None
     return Schedule(scheduler, interval, monitor)
 
 

@@ -95,6 +95,9 @@ def test_schedule_gets_the_runs_length_from_the_trainer() -> None:
     assert schedule.interval == "step" and schedule.scheduler.total_steps == 30
     with pytest.raises(UserError, match="sched.interval"):
         build_schedule(OmegaConf.create({**sched_cfg, "interval": "hour"}), opt, 10, 3)
+    # too few steps for one-cycle's phases: torch divides by a zero-length phase
+    with pytest.raises(UserError, match="cannot spread its phases over 4 steps"):
+        build_schedule(OmegaConf.create({**sched_cfg, "pct_start": 0.25}), opt, 2, 2)
 
 
 def test_fit_learns_and_writes_checkpoints_and_metrics(tmp_path: Path) -> None:
