@@ -68,8 +68,18 @@ def split_args(args: list[str], config_name: str = "") -> tuple[list[str], list[
                 if nxt is not None:
                     flags.append(nxt)
         else:
-            overrides.append(a)
+            overrides.append(_quote_non_ascii(a))
     return flags, overrides
+
+
+def _quote_non_ascii(override: str) -> str:
+    """`key=wörk/myé` as `key="wörk/myé"`: Hydra's grammar takes only ASCII in an unquoted value,
+    so a run under a non-ASCII folder could not be named, nor resumed. Values with Hydra's own
+    syntax (quotes, lists, sweeps, interpolations) are left as written."""
+    key, eq, value = override.partition("=")
+    if eq and not value.isascii() and not set(value) & set("\"'[]{}(),$"):
+        return f"{key}={quoted(value)}"
+    return override
 
 
 def _command_options() -> tuple[str, dict[str, bool]]:

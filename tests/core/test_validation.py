@@ -140,6 +140,16 @@ def test_hydra_flags_and_overrides_still_split() -> None:
         split_args(["--max-epochs", "3"], "train")
 
 
+
+def test_a_non_ascii_path_is_quoted_for_hydra() -> None:
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    _, overrides = split_args(["hydra.run.dir=wörk/myé", "+note=café,thé", "a=b"], "train")
+    assert overrides == ['hydra.run.dir="wörk/myé"', "+note=café,thé", "a=b"]  # a sweep keeps its syntax
+    parsed = OverridesParser.create().parse_overrides(overrides[:1])
+    assert parsed[0].value() == "wörk/myé"
+
+
 def test_a_prime_strokes_file_that_is_no_offset_array_is_one_line(tmp_path: Path) -> None:
     import pickle
 
