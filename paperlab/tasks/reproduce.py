@@ -4,8 +4,8 @@ paper's numbers.
 
 Each experiment runs as its own `paperlab` command (a fresh process, as a user would type it) in
 `<out>/<paper>/<experiment>-<fingerprint>/`; the fingerprint hashes the command and the code
-version (git commit, or the package version outside a checkout), so a run is reused only when both
-match. A run that stopped with a checkpoint is resumed with `--resume`; one that stopped without
+version (the source the paper's experiments run and every config file, not the docs), so a run is
+reused only when both match. A run that stopped with a checkpoint is resumed with `--resume`; one that stopped without
 one is moved aside (never deleted) and run again. A shipped model stands for its training
 experiment unless `retrain` is set: the package records how it was made (model.json)."""
 
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import subprocess
 import sys
 import time
@@ -25,10 +26,11 @@ from rich.table import Table as RichTable
 
 import paperlab
 from paperlab.assets import ASSETS
+from paperlab.config import conf_dir
 from paperlab.console import out_console
 from paperlab.errors import UserError
 from paperlab.io.atomic import write_json
-from paperlab.io.rundir import RUN_FILE, git_state, lock_is_held, versions
+from paperlab.io.rundir import RUN_FILE, lock_is_held
 from paperlab.tasks import paper_report
 from paperlab.tasks.reproduction import (
     REPRODUCTIONS,
@@ -55,17 +57,33 @@ class Step:
         return self.experiment.shipped if self.state == "shipped" else str(self.run_dir)
 
 
-def code_version() -> str:
-    """The git commit, plus a hash of the uncommitted changes to tracked files (so an edit is a new
-    version); the package version outside a checkout."""
-    git = git_state()
-    if not git["sha"]:
-        return "paperlab " + versions()["paperlab"]
-    if not git["dirty"]:
-        return git["sha"]
-    diff = subprocess.run(["git", "-C", str(Path(paperlab.__file__).parents[1]), "diff", "HEAD"],
-                          capture_output=True, check=False).stdout
-    return f"{git['sha']}+{hashlib.sha256(diff).hexdigest()[:12]}"
+def code_version(paper: str) -> str:
+    """A hash of the code and configs that `paper`'s experiments run: the core, the paper's package
+    and the packages it builds on, every config file. The docs and the other papers' code are left
+    out, so editing them retrains nothing; an edit to what runs is a new version."""
+    package = Path(paperlab.__file__).parent
+    papers = package / "papers"
+    used = _papers_used(papers, paper)
+    files = [f for f in package.rglob("*.py")
+             if papers not in f.parents or len(parts := f.relative_to(papers).parts) == 1 or parts[0] in used]
+    digest = hashlib.sha256()
+    for root, found in ((package, files), (conf_dir(), list(conf_dir().rglob("*.yaml")))):
+        for f in sorted(found):
+            digest.update(f"{f.relative_to(root)}\n".encode() + f.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _papers_used(papers: Path, paper: str) -> set[str]:
+    """`paper` and the papers its package imports, transitively (DAN: dan, vqa)."""
+    used, todo = set(), [paper]
+    while todo:
+        name = todo.pop()
+        if name in used:
+            continue
+        used.add(name)
+        for f in (papers / name).rglob("*.py"):
+            todo += re.findall(r"paperlab\.papers\.(\w+)", f.read_text())
+    return used
 
 
 def fingerprint(experiment: Experiment, code: str) -> str:
@@ -82,7 +100,7 @@ def _status(run_dir: Path) -> str | None:
 
 def plan(reproduction: Reproduction, out: Path, retrain: bool = False) -> list[Step]:
     """What each experiment needs: nothing (done, or a shipped model), a resume, or a run."""
-    code, steps = code_version(), []
+    code, steps = code_version(reproduction.paper), []
     for e in reproduction.experiments:
         run_dir = out / reproduction.paper / f"{e.name}-{fingerprint(e, code)}"
         status = _status(run_dir)

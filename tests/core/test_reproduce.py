@@ -123,3 +123,26 @@ def test_reproduce_runs_reuses_and_writes_a_self_contained_report(tmp_path: Path
     dark_rows = (pixels < 100).any(axis=1)
     # the embedded handwriting figure is a tall block of dark strokes below the text
     assert dark_rows.sum() > 150, "the report's figure did not render"
+
+
+def test_code_version_covers_what_a_papers_experiments_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import paperlab
+
+    package, conf = tmp_path / "paperlab", tmp_path / "conf"
+    files = {package / "__init__.py": "", package / "core.py": "x = 1",
+             package / "papers" / "a" / "m.py": "from paperlab.papers.b import y",
+             package / "papers" / "b" / "__init__.py": "y = 1", package / "papers" / "c" / "m.py": "z = 1",
+             conf / "train.yaml": "a: 1", tmp_path / "docs" / "a.md": "a table"}
+    for path, text in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    monkeypatch.setattr(paperlab, "__file__", str(package / "__init__.py"))
+    monkeypatch.setattr(reproduce, "conf_dir", lambda: conf)
+    version = reproduce.code_version("a")
+    for unrelated in (package / "papers" / "c" / "m.py", tmp_path / "docs" / "a.md"):  # another paper, the docs
+        unrelated.write_text("edited")
+        assert reproduce.code_version("a") == version
+    for used in (package / "core.py", package / "papers" / "b" / "__init__.py", conf / "train.yaml"):  # a imports b
+        used.write_text("edited")
+        assert reproduce.code_version("a") != version
+        version = reproduce.code_version("a")
