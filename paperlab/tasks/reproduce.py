@@ -59,13 +59,14 @@ class Step:
 
 def code_version(paper: str) -> str:
     """A hash of the code and configs that `paper`'s experiments run: the core, the paper's package
-    and the packages it builds on, every config file. The docs and the other papers' code are left
-    out, so editing them retrains nothing; an edit to what runs is a new version."""
+    and the packages it builds on, every config file. The docs, the reproductions' tables and the
+    other papers' code are left out, so editing them retrains nothing; an edit to what runs is a new
+    version."""
     package = Path(paperlab.__file__).parent
     papers = package / "papers"
     used = _papers_used(papers, paper)
-    files = [f for f in package.rglob("*.py")
-             if papers not in f.parents or len(parts := f.relative_to(papers).parts) == 1 or parts[0] in used]
+    files = [f for f in package.rglob("*.py") if f.name != "reproduction.py"  # what is run, not how it runs
+             and (papers not in f.parents or len(parts := f.relative_to(papers).parts) == 1 or parts[0] in used)]
     digest = hashlib.sha256()
     for root, found in ((package, files), (conf_dir(), list(conf_dir().rglob("*.yaml")))):
         for f in sorted(found):

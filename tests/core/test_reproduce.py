@@ -132,6 +132,7 @@ def test_code_version_covers_what_a_papers_experiments_run(tmp_path: Path, monke
     files = {package / "__init__.py": "", package / "core.py": "x = 1",
              package / "papers" / "a" / "m.py": "from paperlab.papers.b import y",
              package / "papers" / "b" / "__init__.py": "y = 1", package / "papers" / "c" / "m.py": "z = 1",
+             package / "papers" / "a" / "reproduction.py": "TABLES = ()",
              conf / "train.yaml": "a: 1", tmp_path / "docs" / "a.md": "a table"}
     for path, text in files.items():
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -139,7 +140,8 @@ def test_code_version_covers_what_a_papers_experiments_run(tmp_path: Path, monke
     monkeypatch.setattr(paperlab, "__file__", str(package / "__init__.py"))
     monkeypatch.setattr(reproduce, "conf_dir", lambda: conf)
     version = reproduce.code_version("a")
-    for unrelated in (package / "papers" / "c" / "m.py", tmp_path / "docs" / "a.md"):  # another paper, the docs
+    for unrelated in (package / "papers" / "c" / "m.py", tmp_path / "docs" / "a.md",  # another paper, the docs,
+                      package / "papers" / "a" / "reproduction.py"):  # the tables
         unrelated.write_text("edited")
         assert reproduce.code_version("a") == version
     for used in (package / "core.py", package / "papers" / "b" / "__init__.py", conf / "train.yaml"):  # a imports b
