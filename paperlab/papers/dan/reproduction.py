@@ -2,6 +2,7 @@
 VQA (Sec. 3.2) and m-DAN for image-text matching (Sec. 3.3) on the embedded scenes, each beside
 a bag-of-words model trained on the same data."""
 
+from paperlab.papers.vqa.reproduction import BOW_Q_I
 from paperlab.tasks.reproduction import (
     Experiment,
     Ours,
@@ -19,7 +20,7 @@ REPRODUCTION = register_reproduction(Reproduction(
           "VQA v1 and Flickr30K with ResNet-152 features.",
     experiments=(
         Experiment("rdan", ("train", "experiment=vqa_rdan"), 5, "r-DAN, VQA (Sec. 3.2)"),
-        Experiment("bow_q_i", ("train", "experiment=vqa_bow_q_i"), 3, "the BoW Q + I baseline on the same data"),
+        BOW_Q_I,
         Experiment("mdan", ("train", "experiment=mdan_sort_of_clevr"), 6, "m-DAN, image-text matching (Sec. 3.3)"),
         Experiment("bow_matching", ("train", "experiment=matching_bow_sort_of_clevr"), 2,
                    "a bag-of-words matching baseline on the same data"),

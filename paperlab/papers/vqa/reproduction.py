@@ -25,6 +25,9 @@ BASELINE_ROWS = tuple(
         ("nearest neighbour", "nearest_neighbor", "42.70", "same run"),
     ))
 
+# also DAN's baseline on the same data
+BOW_Q_I = Experiment("bow_q_i", ("train", "experiment=vqa_bow_q_i"), 3, "BoW Q + I (Antol et al. Sec. 6)")
+
 REPRODUCTION = register_reproduction(Reproduction(
     paper="vqa",
     title="Antol et al. 2015, VQA: Visual Question Answering",
@@ -34,7 +37,7 @@ REPRODUCTION = register_reproduction(Reproduction(
           "trained on them), not VQA v1 on COCO with VGG-16 fc7; the metric and the 2021 protocol are the official ones.",
     experiments=(
         Experiment("baselines", ("vqa-baselines", "data=sort_of_clevr"), 2, "random, prior, Q-type prior, nearest neighbour (Sec. 6)"),
-        Experiment("bow_q_i", ("train", "experiment=vqa_bow_q_i"), 3, "BoW Q + I (Sec. 6)"),
+        BOW_Q_I,
         Experiment("lstm_q_i", ("train", "experiment=vqa_lstm_q_i"), 5, "LSTM Q + I (Sec. 6)"),
         Experiment("deeper_lstm_q_norm_i", ("train", "experiment=vqa_deeper_lstm_q_norm_i"), 6,
                    "deeper LSTM Q + norm I (the VQA team's released model)"),
