@@ -39,4 +39,5 @@ metric_configs/*.gin, postprocess_configs/*.gin), code facts from methods/ and e
 """
 
 # modules (relative to this package) that register names, by registry kind
-REGISTRY_MODULES = {"model": ["architectures"], "dataset": ["ground_truth"], "learner": ["learner"]}
+REGISTRY_MODULES = {"model": ["architectures"], "dataset": ["ground_truth"], "learner": ["learner"],
+                    "reproduction": ["reproduction"]}

@@ -12,7 +12,8 @@ headline score on the mean and the sampled representation) and writes, in its ow
     figures/variance_explained.png share of each metric's variance between methods, between
                                    hyperparameters of a method, between seeds of a configuration
     table.md                       per configuration: mean +- sd over seeds of each metric
-    results.json                   the shares, the rank correlations, the models read
+    results.json                   the shares, each method's median scores (median/<method>/<metric>),
+                                   the rank correlations, the models read
 """
 
 from __future__ import annotations
@@ -144,6 +145,8 @@ def run(cfg: DictConfig, run_dir: str | Path | None = None) -> dict[str, Any]:
         results = {"models": len(rows), "skipped": [str(p) for p in skipped],
                    "representation": settings.representation,
                    "methods": table.methods, "seeds": sorted({int(s) for s in table.seed}),
+                   **{f"median/{method}/{m}": round(float(np.median(v[table.method == method])), 4)
+                      for m, v in table.scores.items() for method in table.methods},
                    **{f"variance/{m}/{source}": round(float(v), 4)
                       for m, by_source in shares.items() for source, v in by_source.items()},
                    # null where a metric gave every model the same score

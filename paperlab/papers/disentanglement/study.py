@@ -21,10 +21,13 @@ from hydra.errors import OverrideParseException
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
+from paperlab.errors import UserError
 from paperlab.tasks import train
 
 from . import report
 from .learner import check_config
+
+REPORT_IN = ("sweep", "run_dir")  # <sweep dir>/report_<time>, or hydra.run.dir
 
 
 def main(cfg: DictConfig) -> None:
@@ -62,6 +65,8 @@ def check_settings(cfg: DictConfig) -> None:
     errors into warnings)."""
     check_config(cfg)
     report.check_metrics(cfg.report.metrics)
+    if cfg.study.get("report_in", "sweep") not in REPORT_IN:
+        raise UserError(f"unknown study.report_in {cfg.study.report_in!r}", f"choose one of: {', '.join(REPORT_IN)}")
 
 
 class StudyCallback(Callback):
@@ -69,6 +74,9 @@ class StudyCallback(Callback):
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(str(config.hydra.sweep.dir))
-        run_dir = sweep_dir / f"report_{time.strftime('%Y-%m-%d_%H-%M-%S')}"
+        if config.study.get("report_in", "sweep") == "run_dir":  # the record `paperlab reproduce` reads
+            run_dir = Path(str(config.hydra.run.dir))
+        else:
+            run_dir = sweep_dir / f"report_{time.strftime('%Y-%m-%d_%H-%M-%S')}"
         results = report.run(report_config(config, sweep_dir), run_dir=run_dir)
         report.print_report(results, run_dir)

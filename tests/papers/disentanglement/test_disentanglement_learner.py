@@ -261,11 +261,45 @@ def test_report_of_a_sweep(tmp_path):
     assert table[2] == "| beta_vae | beta = 2 | 2 | 0.200 ± 0.141 | 0.200 ± 0.141 |"
     assert table[4] == "| dip_vae_i | lambda_od = 2 | 2 | 1.100 ± 0.141 | 0.450 ± 0.071 |"
     assert results["rank_correlation"]["mig"]["mig"] == 1.0
+    # each method's median over its models: MIG 0.1, 0.3, 0.5, 0.7 (beta-VAE), 1.0, 1.2 (DIP-VAE-I)
+    assert results["median/beta_vae/mig"] == pytest.approx(0.4) and results["median/dip_vae_i/mig"] == pytest.approx(1.1)
+    assert results["median/beta_vae/sap_score"] == pytest.approx(0.15)
     for name in ("violins", "by_hyperparameter", "rank_correlation", "variance_explained"):
         assert (tmp_path / "report" / "figures" / f"{name}.png").stat().st_size > 10_000
     empty = OmegaConf.merge(cfg, {"sweep_dir": str(tmp_path / "report")})
     with raises_user_error("holds 0 completed model(s) of the study"):
         report.run(empty, run_dir=tmp_path / "report2")
+
+
+def test_the_study_reports_into_its_run_dir_for_reproduce(tmp_path):
+    """`paperlab reproduce disentanglement` records one run directory (it appends hydra.run.dir):
+    its experiment sweeps into <run dir>/models and the callback writes the report, whose
+    results.json holds every number of the reproduction's tables, into the run dir itself."""
+    from omegaconf import OmegaConf
+
+    from paperlab.papers.disentanglement.reproduction import REPRODUCTION
+    from paperlab.papers.disentanglement.study import StudyCallback
+    from paperlab.tasks.reproduction import Ours
+
+    (study,) = REPRODUCTION.experiments
+    assert "hydra.sweep.dir=${hydra.run.dir}/models" in study.args and "study.report_in=run_dir" in study.args
+    run_dir = tmp_path / "study-0123456789"
+    fake_sweep(run_dir / "models")
+    config = task_config("disentangle", ["study.report_in=run_dir", "report.metrics=[mig,sap_score]"])
+    config = OmegaConf.create({**OmegaConf.to_container(config), "hydra": {
+        "run": {"dir": str(run_dir)}, "sweep": {"dir": "${hydra.run.dir}/models"}}})
+    StudyCallback().on_multirun_end(config)
+    results = json.loads((run_dir / "results.json").read_text())
+    assert json.loads((run_dir / "run.json").read_text())["status"] == "completed"
+    assert results["models"] == 6 and not list((run_dir / "models").glob("report_*"))
+    keys = [c.key for t in REPRODUCTION.tables for r in t.rows for c in r.cells if isinstance(c, Ours)]
+    scored, methods = ("mig", "sap_score"), ("beta_vae", "dip_vae_i")  # what the fake sweep holds
+    ours = [k for k in keys if (k.split("/")[1] in methods and k.split("/")[2] in scored)
+            or (k.startswith("variance/") and k.split("/")[1] in scored)]
+    assert len(ours) == 10 and all(isinstance(results[k], float) for k in ours)
+    for figure in REPRODUCTION.figures:
+        if figure.path.startswith("figures/"):
+            assert (run_dir / figure.path).is_file()
 
 
 def test_report_command(tmp_path):
