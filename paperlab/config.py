@@ -59,6 +59,11 @@ def above(bound: float, **default: Any) -> Any:
     return dataclasses.field(metadata={"gt": bound}, **default)
 
 
+def fraction(**default: Any) -> Any:
+    """A field whose number is in [0, 1] (a dropout rate, a share)."""
+    return dataclasses.field(metadata={"min": 0, "max": 1}, **default)
+
+
 def one_of(*choices: Any, **default: Any) -> Any:
     """A field that takes one of `choices` (a list field: each of its items)."""
     return dataclasses.field(metadata={"choices": list(choices)}, **default)
@@ -129,6 +134,18 @@ def to_dataclass(cls: type[T], node: DictConfig | dict[str, Any] | None, where: 
         raise UserError(f"invalid value in {where}: {msg}", "fix the override") from None
     check_ranges(obj, where)
     return obj  # type: ignore[return-value]
+
+
+def check_fields(cls: type, values: dict[str, Any], where: str) -> None:
+    """The ranges of the fields of `cls` that `values` gives: a node the code completes later (a
+    model's number of classes comes from the data), checked before anything is written. Keys that
+    are not fields are left to `to_dataclass`, which builds the whole node."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for name, value in values.items():
+        wrong = None if value is None or name not in fields else _out_of_range(value, fields[name].metadata)
+        if wrong:
+            key = _key(where, name)
+            raise UserError(f"{key}={_shown(value)} {wrong[0]}", wrong[1].format(key=key))
 
 
 def _key(where: str, name: str) -> str:

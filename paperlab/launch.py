@@ -33,7 +33,7 @@ from hydra.errors import HydraException, MissingConfigException, OverrideParseEx
 from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import ConfigKeyError, MissingMandatoryValue, OmegaConfBaseException
 
-from paperlab.config import conf_dir, config_options, validate_config
+from paperlab.config import check_fields, conf_dir, config_options, validate_config
 from paperlab.engine.distributed import close_distributed, dist_info, from_main, init_distributed
 from paperlab.errors import UserError
 from paperlab.io.atomic import unwritable
@@ -358,6 +358,12 @@ def validate(cfg: DictConfig, config_name: str) -> None:
 
         LEARNERS.get(str(cfg.learner))  # an unknown learner is one line here, before the run dir
     validate_config(cfg, config_name)
+    model = cfg.get("model")
+    if isinstance(model, DictConfig) and isinstance(model.get("name"), str):
+        from paperlab.models import MODELS
+
+        values = OmegaConf.to_container(model, resolve=True)
+        check_fields(MODELS.get(values.pop("name")).Config, values, where="model")
 
 
 def _validated_dir(config_name: str, overrides: list[str], key: str) -> Path:

@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from paperlab.config import fraction
 from paperlab.errors import UserError
 from paperlab.models import register_model
 
@@ -21,7 +22,7 @@ from paperlab.models import register_model
 @dataclass
 class TorchvisionConfig:
     weights: str | None = None  # torchvision weights name (IMAGENET1K_V1) or a local .pth file
-    dropout: float = 0.5
+    dropout: float = fraction(default=0.5)
     # filled in from the data by the learner
     num_classes: int = 1000
     in_channels: int = 3

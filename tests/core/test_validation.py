@@ -109,6 +109,7 @@ BAD_VALUES = [
     (["vqa-baselines", "data=fashion_mnist"], "data=fashion_mnist is not a VQA dataset; use data=<name> with one of: "
                                               "easy_vqa, sort_of_clevr, vqa_v1, vqa_v2"),
     (["vqa-baselines", "nearest_neighbor.k=0"], "nearest_neighbor.k=0 must be >= 1"),
+    (["train", "model=zfnet", "model.dropout=1.5"], "model.dropout=1.5 must be <= 1"),  # was torch's ValueError, in a run dir
 ]
 
 

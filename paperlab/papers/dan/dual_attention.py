@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from paperlab.config import fraction
 from paperlab.models import register_model
 from paperlab.papers.vqa.models import word_mask
 
@@ -103,7 +104,7 @@ class DANConfig:
 
 @dataclass
 class RDANConfig(DANConfig):
-    dropout: float = 0.5  # before the answer layer (ours)
+    dropout: float = fraction(default=0.5)  # before the answer layer (ours)
     num_answers: int = 1  # filled in from the data
 
 

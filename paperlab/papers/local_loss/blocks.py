@@ -17,6 +17,7 @@ from functools import partial
 
 from torch import Tensor, nn
 
+from paperlab.config import fraction
 from paperlab.errors import UserError
 from paperlab.papers.local_loss.local_losses import LocalLoss, LocalLossConfig
 
@@ -42,7 +43,7 @@ class BlockConfig:
     # train.py:1388, 3x3 convs; 7 x 7 stride 2 first for inputs over 64 px (1383)
     kernel_size: int = 3
     stride: int = 1
-    dropout: float = 0.0  # train.py:51 --dropout; Dropout2d on conv maps (723), Dropout on fc (513)
+    dropout: float = fraction(default=0.0)  # train.py:51 --dropout; Dropout2d on conv maps (723), Dropout on fc (513)
     nonlin: str = "relu"  # train.py:57 --nonlin relu | leakyrelu
     max_pool: bool = False  # a 2x2 max-pool after the block ('M' in the VGG specs, train.py:1362)
     loss: LocalLossConfig | None = None  # the local loss head; None under global backprop

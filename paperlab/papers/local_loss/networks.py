@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from paperlab.config import fraction
 from paperlab.errors import UserError
 from paperlab.models import register_model
 from paperlab.papers.local_loss.blocks import NONLINEARITIES, Block, BlockConfig
@@ -57,7 +58,7 @@ class NetConfig:
     # train.py:23 --num-hidden; 3000 for the CIFAR mlp (run_experiments.sh:46)
     num_hidden: int = 1024
     fc_layers: int | None = None  # train.py:21 --num-layers; None: the network's own (NETWORKS)
-    dropout: float = 0.0  # train.py:51 --dropout; 0.025-0.3 by recipe (recipes.py)
+    dropout: float = fraction(default=0.0)  # train.py:51 --dropout; 0.025-0.3 by recipe (recipes.py)
     # train.py:57 --nonlin; auto: leakyrelu under the rules with a sim loss, relu under the others,
     # as every run of run_experiments.sh does (e.g. lines 20-23)
     nonlin: str = "auto"

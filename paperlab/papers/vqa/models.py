@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
+from paperlab.config import fraction
 from paperlab.models import register_model
 
 
@@ -52,7 +53,7 @@ class BoWQIConfig:
     position_words: int = 10  # Sec. 5: the top 10 first, second and third words (question type)
     mlp_hidden: int = 1000  # Sec. 5: 2 hidden layers of 1000 tanh units
     mlp_layers: int = 2
-    dropout: float = 0.5  # Sec. 5
+    dropout: float = fraction(default=0.5)  # Sec. 5
     normalize_image: bool = False  # "norm I": l2-normalise the image vector
     # filled in from the data by the learner
     vocab_size: int = 2
@@ -130,7 +131,7 @@ class LSTMQIConfig:
     normalize_image: bool = False  # "norm I": l2-normalise the image vector first
     mlp_hidden: int = 1000
     mlp_layers: int = 2
-    dropout: float = 0.5
+    dropout: float = fraction(default=0.5)
     # filled in from the data by the learner
     vocab_size: int = 2
     image_dim: int = 1

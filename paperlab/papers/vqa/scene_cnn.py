@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from paperlab.config import fraction
 from paperlab.errors import UserError
 from paperlab.models import register_model
 
@@ -31,7 +32,7 @@ class SceneCNNConfig:
     channels: list[int] = field(default_factory=lambda: [16, 32, 64])  # per block; the last is the region size
     fc_dim: int = 256  # width of fc6 and fc7 (the pooled "I" vector)
     pyramid: list[int] = field(default_factory=lambda: [1, 2])  # fc6 reads max-pools of the grid into 1x1 and 2x2 cells
-    dropout: float = 0.0  # after fc6 and fc7 (VGG: 0.5; here it slows the presence head down for nothing)
+    dropout: float = fraction(default=0.0)  # after fc6 and fc7 (VGG: 0.5; here it slows the presence head down for nothing)
     # filled in from the data by the learner
     image_size: int = 64
     in_channels: int = 3

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from paperlab.config import fraction
 from paperlab.errors import UserError
 from paperlab.models import register_model
 
@@ -41,7 +42,7 @@ class ZFNetConfig:
     variant: str = "auto"  # "imagenet" (224 px, Fig. 3), "small" (28-64 px), "auto": by image_size
     channels: list[int] | None = None  # conv1-5 widths; None: Fig. 3's for imagenet, SMALL_CHANNELS for small
     hidden: int | None = None  # fc6, fc7 width; None: 4096 (Fig. 3) for imagenet, SMALL_HIDDEN for small
-    dropout: float = 0.5  # Sec. 3: "Dropout is used in the fully connected layers (6 and 7) with a rate of 0.5"
+    dropout: float = fraction(default=0.5)  # Sec. 3: "Dropout is used in the fully connected layers (6 and 7) with a rate of 0.5"
     lrn: bool = True  # "contrast normalized across feature maps" after layers 1 and 2 (Fig. 3)
     filter_rms: float | None = 0.1  # Sec. 3: renormalise conv filters whose RMS exceeds 0.1
     init: str = "kaiming"  # "kaiming" (He et al. 2015), "normal" (N(0, init_std), Sec. 3), "default" (PyTorch's)
