@@ -31,6 +31,6 @@ Support: parameters (softplus-positive hyperparameters), linalg (Cholesky with a
 the low-rank Gaussian terms), checks (one-line UserErrors for bad input).
 """
 
-# The modules that register this paper's names (paperlab/registry.py): none, `paperlab sgpr`
-# builds its GPs and data itself.
-REGISTRY_MODULES: dict[str, list[str]] = {}
+# The modules that register this paper's names, by registry kind (paperlab/registry.py):
+# `paperlab sgpr` builds its GPs and data itself; only its reproduction is registered.
+REGISTRY_MODULES = {"reproduction": ["reproduction"]}

@@ -13,6 +13,7 @@ figures/<name>.png, arrays/<name>.h5 and its headline numbers into results.json.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -166,6 +167,11 @@ def _flat(result: dict[str, Any], keys: list[str], prefix: str) -> dict[str, Any
     return {f"{prefix}/{k}": [row[k] for row in result] for k in keys}
 
 
+def _first_below(m: list[int], values: list[float], threshold: float) -> float:
+    """The smallest M of the grid whose value is at most `threshold`; NaN if none is."""
+    return next((float(k) for k, v in zip(m, values, strict=True) if v <= threshold), math.nan)
+
+
 def _kl_vs_m(cfg: StudyConfig, run: RunDir, seed: int) -> dict[str, Any]:
     c = cfg.kl_vs_m
     result = experiments.kl_against_m(cfg.synthetic, c.dims, c.sizes, c.m_grids, c.methods, c.kdpp_steps, seed)
@@ -174,8 +180,8 @@ def _kl_vs_m(cfg: StudyConfig, run: RunDir, seed: int) -> dict[str, Any]:
         key = f"D{curve['dim']}/N{curve['n']}/{curve['method']}"
         for name in ("m", "kl", "gap", "trace"):
             arrays[f"{key}/{name}"] = curve[name]
-        below = [m for m, kl in zip(curve["m"], curve["kl"], strict=True) if kl <= cfg.threshold]
-        headline[f"kl_vs_m/{key}/m_for_kl_below_threshold"] = below[0] if below else None
+        headline[f"kl_vs_m/{key}/m_for_kl_below_threshold"] = _first_below(curve["m"], curve["kl"], cfg.threshold)
+        headline[f"kl_vs_m/{key}/m_for_gap_below_threshold"] = _first_below(curve["m"], curve["gap"], cfg.threshold)
         headline[f"kl_vs_m/{key}/kl_at_largest_m"] = curve["kl"][-1]
     for a in result["apriori"]:
         arrays[f"D{a['dim']}/N{a['n']}/kdpp_trace_bound"] = a["trace_bound"]
@@ -204,6 +210,16 @@ def _m_needed(cfg: StudyConfig, run: RunDir, seed: int) -> dict[str, Any]:
         headline[f"m_needed/D{f['dim']}/power_fit_p"] = f["p"]
         headline[f"m_needed/D{f['dim']}/log_fit_rms"] = f["rms_log"]
         headline[f"m_needed/D{f['dim']}/power_fit_rms"] = f["rms_power"]
+        headline[f"m_needed/D{f['dim']}/log_fit_a"] = f["a"]
+        headline[f"m_needed/D{f['dim']}/log_fit_b"] = f["b"]
+        for p in rows:  # one number per key, for the reproduction's tables
+            at = f"m_needed/D{f['dim']}/N{p['n']}"
+            headline[f"{at}/m"] = p["m_needed"]
+            headline[f"{at}/m_kdpp_bound"] = p["m_kdpp_bound"]
+            headline[f"{at}/log_fit"] = f["a"] + f["b"] * math.log(p["n"]) ** f["dim"]
+            headline[f"{at}/power_fit"] = f["c"] * p["n"] ** f["p"]
+            if math.isfinite(p["m_needed_kl"]):  # log Z computed at this N
+                headline[f"{at}/m_for_kl"] = p["m_needed_kl"]
     return headline
 
 
@@ -220,6 +236,8 @@ def _matern(cfg: StudyConfig, run: RunDir, seed: int) -> dict[str, Any]:
         headline[f"matern/{name}/m_for_kl"] = [p["m_needed_kl"] for p in res["points"]]
         headline[f"matern/{name}/power_fit_p"] = f["p"]
         headline[f"matern/{name}/power_fit_p_kl"] = f["kl_p"]
+        for p in res["points"]:
+            headline[f"matern/{name}/N{p['n']}/m"] = p["m_needed"]
     headline["matern/n"] = list(c.sizes)
     run.save_arrays("matern", arrays, {"threshold": cfg.threshold})
     figures.plot_matern_growth(result, run.figure("matern.png"))
@@ -242,6 +260,12 @@ def _real_data(cfg: StudyConfig, run: RunDir, seed: int) -> dict[str, Any]:
         headline.update({f"real_data/{d['name']}/{k}": d[k] for k in ("n", "dim", "log_z", "noise_variance")})
         for method, v in d["methods"].items():
             headline[f"real_data/{d['name']}/{method}/kl"] = v["kl"]
+            headline[f"real_data/{d['name']}/{method}/m_for_kl_below_threshold"] = _first_below(d["m"], v["kl"], cfg.threshold)
+            headline[f"real_data/{d['name']}/{method}/m_for_gap_below_threshold"] = _first_below(d["m"], v["gap"], cfg.threshold)
+            headline[f"real_data/{d['name']}/{method}/kl_at_largest_m"] = v["kl"][-1]
+            headline[f"real_data/{d['name']}/{method}/elbo_at_largest_m"] = v["elbo"][-1]
+        if "joint_elbo" in d:
+            headline[f"real_data/{d['name']}/joint_elbo_at_largest_m"] = d["joint_elbo"][-1]
         headline[f"real_data/{d['name']}/m"] = d["m"]
     run.save_arrays("real_data", arrays, result["settings"])
     figures.plot_real_data(result, run.figure("real_data.png"))
