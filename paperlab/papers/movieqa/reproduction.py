@@ -21,7 +21,9 @@ STUDENTS = "baselines=[hasty-longest,hasty-shortest,hasty-different,hasty-within
 SUBTITLE = "data.story=subtitle"
 QTYPES = ("who", "what", "where", "why", "how")
 # experiment (less its story suffix) -> the `baselines=` it scores; one `paperlab movieqa` each, so
-# that no single command runs for more than about a quarter of an hour on 2 shared cores
+# that no single command runs for more than about a quarter of an hour on 2 shared cores. The
+# minutes below were measured on 2 cores shared with three other jobs (load 6-14), training
+# single-threaded (learned.train_best_of); the first command also embeds the stories with MiniLM
 GROUPS = {
     "students": STUDENTS,
     "sscb_fusion": "baselines=[sscb-fusion]",
@@ -91,15 +93,15 @@ REPRODUCTION = register_reproduction(Reproduction(
           "359 questions), not the 408 movies and 14,944 questions of MovieQA; all-MiniLM-L6-v2 stands in for "
           "Word2Vec and SkipThoughts. No GPU.",
     experiments=(
-        _experiment("students", "plot", 5, "hasty and searching students (Sec. 4.1-4.2), plot synopses"),
-        _experiment("students", "subtitle", 5, "the same, subtitles"),
-        _experiment("sscb_fusion", "plot", 12, "SSCB fusion, best of 3 initialisations on the dev split (Sec. 4.2)"),
-        _experiment("memn2n", "plot", 12, "MemN2N, fixed and learned word vectors (Sec. 4.3), plot synopses"),
-        _experiment("sscb_fusion", "subtitle", 12, "SSCB fusion, subtitles"),
-        _experiment("memn2n", "subtitle", 15, "MemN2N, subtitles"),
-        _experiment("sscb_single", "plot", 20, "SSCB on TF-IDF and on MiniLM alone, best of 3 each"),
-        _experiment("sscb_single", "subtitle", 20, "the same, subtitles"),
-        _experiment("sscb_paper", "plot", 12, "SSCB fusion with the reference's last ReLU and L2 penalty"),
+        _experiment("students", "plot", 2, "hasty and searching students (Sec. 4.1-4.2), plot synopses"),
+        _experiment("students", "subtitle", 1, "the same, subtitles"),
+        _experiment("sscb_fusion", "plot", 3, "SSCB fusion, best of 3 initialisations on the dev split (Sec. 4.2)"),
+        _experiment("memn2n", "plot", 7, "MemN2N, fixed and learned word vectors (Sec. 4.3), plot synopses"),
+        _experiment("sscb_fusion", "subtitle", 4, "SSCB fusion, subtitles"),
+        _experiment("memn2n", "subtitle", 8, "MemN2N, subtitles"),
+        _experiment("sscb_single", "plot", 5, "SSCB on TF-IDF and on MiniLM alone, best of 3 each"),
+        _experiment("sscb_single", "subtitle", 6, "the same, subtitles"),
+        _experiment("sscb_paper", "plot", 3, "SSCB fusion with the reference's last ReLU and L2 penalty"),
     ),
     tables=(
         Table("headline", "Accuracy % on val (chance 20%)", (
