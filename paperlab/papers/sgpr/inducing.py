@@ -23,8 +23,7 @@ det K_ZZ), so it needs far fewer steps than from a uniform start.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,6 +31,7 @@ import torch
 from sklearn.cluster import KMeans
 from torch import Tensor
 
+from paperlab.engine.threads import single_threaded
 from paperlab.errors import UserError
 from paperlab.papers.sgpr.checks import as_inputs, check_num_inducing
 from paperlab.papers.sgpr.kernels import Stationary
@@ -134,19 +134,6 @@ def greedy_variance(x: Tensor, m: int, kernel: Stationary, seed: int = 0,
     return Selection(chol.x[idx], idx, float(chol.residual.sum()))
 
 
-@contextmanager
-def _one_thread() -> Iterator[None]:
-    """torch on one thread for a loop of tiny (M x M) operations: on a busy 2-core machine,
-    waking a second thread for each costs 50x the work itself (0.6 vs 40 ms per 160 x 160
-    Cholesky, measured)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 @torch.no_grad()
 def kdpp_mcmc(x: Tensor, m: int, kernel: Stationary, seed: int = 0, steps: int | None = None) -> Selection:
     """Approximate k-DPP sample, P(S) proportional to det K_SS, |S| = M, by basis exchange:
@@ -164,7 +151,7 @@ def kdpp_mcmc(x: Tensor, m: int, kernel: Stationary, seed: int = 0, steps: int |
     s = start.clone()
     member = torch.zeros(n, dtype=torch.bool)
     member[s] = True
-    with _one_thread():
+    with single_threaded():  # tiny M x M steps: a second thread's wake-up costs more than the work
         k_ss = kernel(x[s])
         logdet = _logdet(k_ss)
         for _ in range(2 * n if steps is None else steps):
