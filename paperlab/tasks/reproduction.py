@@ -10,6 +10,7 @@ comments, so that no number in a table is typed by hand (docs/design.md, "Result
 from __future__ import annotations
 
 import json
+import math
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -48,6 +49,7 @@ class Ours:
     key: str
     digits: int = 2
     scale: float = 1.0
+    nan: str = "nan"  # what a NaN result means in this cell (e.g. "not reached")
 
 
 Cell = str | Ours
@@ -188,6 +190,8 @@ def cell_text(cell: Cell, records: Mapping[str, Mapping[str, Any]]) -> str:
     value = results.get(cell.key)
     if not isinstance(value, (int, float)):
         return "(not run)"
+    if math.isnan(value):
+        return cell.nan
     return f"{value * cell.scale:.{cell.digits}f}"
 
 
