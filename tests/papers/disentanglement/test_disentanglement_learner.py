@@ -17,6 +17,7 @@ import pytest
 import torch
 from conftest import assert_user_error, raises_user_error, run_cli, task_config
 
+from paperlab.engine.threads import single_threaded
 from paperlab.errors import TrainingDiverged
 from paperlab.papers.disentanglement.dsprites import FACTOR_NAMES, FACTOR_VALUES, render
 from paperlab.papers.disentanglement.methods import STUDY_GRID
@@ -30,10 +31,8 @@ SIZES = tuple(len(p) for p in PICKS)
 @pytest.fixture(autouse=True)
 def one_thread():
     """Tiny tensors: on a busy 2-core machine thread hand-offs cost more than they save."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+    with single_threaded():
+        yield
 
 
 @pytest.fixture(scope="module")

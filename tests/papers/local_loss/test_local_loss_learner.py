@@ -12,6 +12,7 @@ import pytest
 import torch
 from conftest import assert_user_error, make_idx_set, raises_user_error, run_cli, task_config
 
+from paperlab.engine.threads import single_threaded
 from paperlab.papers.local_loss.rules import RULES
 from paperlab.tasks.train import run
 
@@ -21,10 +22,8 @@ RECIPE = "experiment=localloss_vgg8b_predsim_fashion_mnist"
 @pytest.fixture(autouse=True)
 def one_thread():
     """Tiny tensors: on a busy 2-core machine thread hand-offs cost more than they save."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+    with single_threaded():
+        yield
 
 
 @pytest.fixture(scope="module")
