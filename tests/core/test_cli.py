@@ -200,7 +200,7 @@ def test_the_fast_exit_runs_atexit_flushes_and_waits_for_threads(tmp_path: Path)
     script = """
 import atexit, threading, time
 from pathlib import Path
-from paperlab.cli import _exit
+from paperlab.cli.app import _exit
 atexit.register(lambda: print("atexit ran"))
 print("buffered ", end="")
 if MODE == "thread":
