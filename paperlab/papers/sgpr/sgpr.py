@@ -15,8 +15,11 @@ only M x M matrices: P = A A^T, v = A y, B = I + P / s2. Nothing is N x N. For N
 
 Speed: P and v come from `_Projection`, an autograd Function whose backward is one N x M^2 product
 (dK_uf = L_uu^-T (S A + g_v y^T) = (L_uu^-T S) A + (L_uu^-T g_v) y^T, S = G_P + G_P^T) and
-O(M^3) work for dL_uu = -tril(L_uu^-T (S P + g_v v^T)); autograd through solve_triangular and
-A @ A^T would make three such products.
+O(M^3) work that gives dK_uu directly (not through autograd's Cholesky backward); autograd through
+solve_triangular and A @ A^T would make three such products. The log-determinant and quadratic
+form of B take closed-form gradients too (linalg._LogDetQuad), and every M x M or N x D step runs
+on one thread: on a busy machine each hand-off to a second thread costs a scheduler time slice,
+and autograd's some sixty small operations per step took about a third of its time there.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import torch
 from torch import Tensor, nn
 from torch.autograd.function import once_differentiable
 
+from paperlab.engine.threads import single_threaded
 from paperlab.errors import UserError
 from paperlab.papers.sgpr.checks import as_data, as_inputs
 from paperlab.papers.sgpr.kernels import Stationary
@@ -37,25 +41,35 @@ from paperlab.papers.sgpr.parameters import positive, positive_parameter
 
 def _gram(a: Tensor, block: int = 128) -> Tensor:
     """A A^T from its lower block triangle, mirrored: about 5/8 of the products of a @ a.mT for
-    M = 500 (torch has no symmetric rank-k update), measured 20% faster."""
+    M = 500 (torch has no symmetric rank-k update), measured 20% faster. The blocks are written
+    in place (out=) and mirrored on one thread: small copies, where a second thread's hand-off
+    costs more than the copy on a busy machine."""
     m = a.shape[0]
     p = torch.empty(m, m, dtype=a.dtype, device=a.device)
     for i in range(0, m, block):
-        rows = a[i:i + block] @ a[:i + block].mT
-        p[i:i + block, :i + block] = rows
-        p[:i, i:i + block] = rows[:, :i].mT
+        torch.mm(a[i:i + block], a[:i + block].mT, out=p[i:i + block, :i + block])
+    with single_threaded():
+        for i in range(block, m, block):
+            p[:i, i:i + block] = p[i:i + block, :i].mT
     return p
 
 
 class _Projection(torch.autograd.Function):
-    """(P, v) = (A A^T, A y) with A = chol^-1 K_uf, from chol (M x M, lower) and K_fu (N x M).
+    """(P, v) = (A A^T, A y) with A = chol^-1 K_uf, from K_uu (M x M), K_fu (N x M), y and
+    chol = cholesky(K_uu + jitter I), which the caller factorises (no gradient flows through chol).
 
     Taking K_fu row-major makes K_uf = K_fu^T column-major, the layout LAPACK's triangular solve
     works in, so the solve copies K_uf once and transposes nothing.
+
+    The gradient in K_uu is taken directly, not through autograd's Cholesky backward: with
+    dchol = chol Phi(chol^-1 dK chol^-T) (Phi: lower triangle, half diagonal; Murray 2016,
+    "Differentiation of the Cholesky decomposition") and dA = -chol^-1 dchol A,
+    dK_uu = -chol^-T Phi(S P + g_v v^T) chol^-1, symmetrised: two M x M solves and one product
+    instead of some fifteen M x M operations.
     """
 
     @staticmethod
-    def forward(ctx, chol: Tensor, kfu: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+    def forward(ctx, kuu: Tensor, kfu: Tensor, y: Tensor, chol: Tensor) -> tuple[Tensor, Tensor]:
         a = torch.linalg.solve_triangular(chol, kfu.mT, upper=False)
         p, v = _gram(a), a @ y
         ctx.save_for_backward(chol, a, y, p, v)
@@ -65,21 +79,28 @@ class _Projection(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, g_p: Tensor, g_v: Tensor) -> tuple[Tensor | None, ...]:
         chol, a, y, p, v = ctx.saved_tensors
-        s = g_p + g_p.mT
-        # dA = S A + g_v y^T and dK_uf = L^-T dA = (L^-T S) A + (L^-T g_v) y^T: the solve acts on
-        # the M x M factor, leaving one N x M^2 product
-        u = torch.linalg.solve_triangular(chol.mT, g_v[:, None], upper=True)[:, 0]
-        d_chol = d_kfu = d_y = None
-        if ctx.needs_input_grad[0]:
-            r = torch.linalg.solve_triangular(chol.mT, s @ p + g_v[:, None] * v, upper=True)
-            d_chol = -r.tril()
+        d_kuu = d_kfu = d_y = None
+        # the M x M work runs on one thread: on a busy machine every hand-off to a second thread
+        # costs a scheduler time slice, more than these products take
+        with single_threaded():
+            s = g_p + g_p.mT
+            # dA = S A + g_v y^T and dK_uf = L^-T dA = (L^-T S) A + (L^-T g_v) y^T: the solve acts
+            # on the M x M factor, leaving one N x M^2 product
+            u = torch.linalg.solve_triangular(chol.mT, g_v[:, None], upper=True)[:, 0]
+            if ctx.needs_input_grad[0]:
+                phi = torch.addr(s @ p, g_v, v).tril_()
+                phi.diagonal().mul_(0.5)
+                r = torch.linalg.solve_triangular(chol.mT, phi, upper=True)
+                r = torch.linalg.solve_triangular(chol, r, upper=False, left=False)
+                d_kuu = -0.5 * (r + r.mT)
+            if ctx.needs_input_grad[1]:
+                s_linv = torch.linalg.solve_triangular(chol, s, upper=False, left=False)
         if ctx.needs_input_grad[1]:
             # dK_fu = A^T (S L^-1) + y u^T; the rank-one term in place, no N x M outer product
-            s_linv = torch.linalg.solve_triangular(chol, s, upper=False, left=False)
             d_kfu = (a.mT @ s_linv).addr_(y, u)
         if ctx.needs_input_grad[2]:
             d_y = a.mT @ g_v
-        return d_chol, d_kfu, d_y
+        return d_kuu, d_kfu, d_y, None
 
 
 @dataclass
@@ -155,10 +176,7 @@ class SGPR(nn.Module):
     def num_inducing(self) -> int:
         return self.inducing.shape[0]
 
-    def _chol_uu(self) -> Tensor:
-        return cholesky_with_jitter(self.kernel(self.inducing), self.cfg.jitter, self.cfg.jitter_tries)
-
-    def _project(self, chol: Tensor, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+    def _project(self, kuu: Tensor, chol: Tensor, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
         """P = A A^T and v = A y, summed over row blocks of x."""
         if self.num_inducing > x.shape[0]:
             raise UserError(f"{self.num_inducing} inducing points but the data have only "
@@ -167,17 +185,23 @@ class SGPR(nn.Module):
         p = v = None
         for start in range(0, x.shape[0], step):
             kfu = self.kernel(x[start:start + step], self.inducing)
-            pc, vc = _Projection.apply(chol, kfu, y[start:start + step])
+            # the gradient reaches K_uu through _Projection's own backward, not through chol
+            pc, vc = _Projection.apply(kuu, kfu, y[start:start + step], chol.detach())
             p, v = (pc, vc) if p is None else (p + pc, v + vc)
         return p, v
 
     def _fit(self, x: Tensor, y: Tensor) -> _Fit:
-        x, y = as_data(x, y)
-        chol = self._chol_uu()
-        p, v = self._project(chol, x, y)
-        yy = y @ y
-        trace = self.kernel.diag(x).sum() - p.diagonal().sum()
-        lower = LowRankGaussian.from_projection(p, v, yy, x.shape[0], self.noise_variance)
+        # the checks and the M x M steps on one thread (see _Projection.backward); the N x M ones
+        # use them all
+        with single_threaded():
+            x, y = as_data(x, y)
+            kuu = self.kernel(self.inducing)
+            chol = cholesky_with_jitter(kuu, self.cfg.jitter, self.cfg.jitter_tries)
+        p, v = self._project(kuu, chol, x, y)
+        with single_threaded():
+            yy = y @ y
+            trace = self.kernel.diag(x).sum() - p.diagonal().sum()
+            lower = LowRankGaussian.from_projection(p, v, yy, x.shape[0], self.noise_variance)
         return _Fit(chol, p, v, yy, trace, x.shape[0], lower)
 
     def elbo(self, x: Tensor, y: Tensor) -> Tensor:

@@ -10,6 +10,7 @@ from torch.func import functional_call
 
 from paperlab.papers.sgpr.exact import GPR, GPRConfig
 from paperlab.papers.sgpr.kernels import build_kernel
+from paperlab.papers.sgpr.linalg import _LogDetQuad
 from paperlab.papers.sgpr.sgpr import SGPR, SGPRConfig, _Projection
 
 
@@ -64,10 +65,17 @@ def test_projection_gradients():
     gen = torch.Generator().manual_seed(1)
     m, n = 4, 7
     w = torch.randn(m, m, generator=gen, dtype=torch.float64)
-    chol = torch.linalg.cholesky(w @ w.mT + m * torch.eye(m, dtype=torch.float64)).requires_grad_()
+    kuu = (w @ w.mT + m * torch.eye(m, dtype=torch.float64)).requires_grad_()
     kfu = torch.randn(n, m, generator=gen, dtype=torch.float64, requires_grad=True)
     y = torch.randn(n, generator=gen, dtype=torch.float64, requires_grad=True)
-    assert torch.autograd.gradcheck(_Projection.apply, (chol, kfu, y))
+
+    def project(kuu, kfu, y):
+        # K_uu kept symmetric (the Cholesky reads one triangle) and refactorised at each
+        # perturbation, as SGPR does
+        kuu = 0.5 * (kuu + kuu.mT)
+        return _Projection.apply(kuu, kfu, y, torch.linalg.cholesky(kuu.detach()))
+
+    assert torch.autograd.gradcheck(project, (kuu, kfu, y))
 
 
 @pytest.mark.parametrize("kernel", ["se", "matern52"])
@@ -89,3 +97,22 @@ def test_chunked_elbo_gradients():
 def test_exact_log_evidence_gradients():
     x, y, _ = data(n=8)
     check_through_parameters(GPR(GPRConfig(noise_variance=0.2), build_kernel("matern32", 0.9, (1.0, 0.6))), x, y)
+
+
+def test_logdet_quad_gradients():
+    gen = torch.Generator().manual_seed(2)
+    m = 5
+    w = torch.randn(m, m, generator=gen, dtype=torch.float64)
+    p = (w @ w.mT).requires_grad_()
+    v = torch.randn(m, generator=gen, dtype=torch.float64, requires_grad=True)
+    s = torch.tensor(0.7, dtype=torch.float64, requires_grad=True)
+
+    def terms(p, v, s):
+        # P kept symmetric (the Cholesky reads one triangle); chol_b and c refactorised at each
+        # perturbation, as LowRankGaussian.from_projection does
+        p = 0.5 * (p + p.mT)
+        chol_b = torch.linalg.cholesky(torch.eye(m, dtype=p.dtype) + p.detach() / s.detach())
+        c = torch.linalg.solve_triangular(chol_b, v.detach()[:, None], upper=False)[:, 0] / s.detach()
+        return _LogDetQuad.apply(p, v, s, chol_b, c)
+
+    assert torch.autograd.gradcheck(terms, (p, v, s))
