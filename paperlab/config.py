@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+import typing
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -123,6 +124,7 @@ def to_dataclass(cls: type[T], node: DictConfig | dict[str, Any] | None, where: 
             f"unknown key{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} in {where}",
             f"valid keys: {', '.join(sorted(names))}",
         )
+    data = _nested_ints_as_floats(cls, data)
     try:
         merged = OmegaConf.merge(OmegaConf.structured(cls), data)
         obj = OmegaConf.to_object(merged)
@@ -134,6 +136,25 @@ def to_dataclass(cls: type[T], node: DictConfig | dict[str, Any] | None, where: 
         raise UserError(f"invalid value in {where}: {msg}", "fix the override") from None
     check_ranges(obj, where)
     return obj  # type: ignore[return-value]
+
+
+def _nested_ints_as_floats(cls: type, data: dict[str, Any]) -> dict[str, Any]:
+    """`data` with the ints of its list[list[float]] fields (nested nodes too) as floats: OmegaConf
+    2.3 converts an int in a list[float] but rejects one a level deeper
+    (`sgpr.real_data.inits=[[1,0.1]]`)."""
+    try:
+        hints = typing.get_type_hints(cls)
+    except NameError:  # an annotation only a type checker resolves: OmegaConf reports the rest
+        return data
+    data = dict(data)
+    for name, hint in hints.items():
+        value = data.get(name)
+        if dataclasses.is_dataclass(hint) and isinstance(value, dict):
+            data[name] = _nested_ints_as_floats(hint, value)
+        elif hint == list[list[float]] and isinstance(value, list):
+            data[name] = [[float(v) if type(v) is int else v for v in row] if isinstance(row, list) else row
+                          for row in value]
+    return data
 
 
 def check_fields(cls: type, values: dict[str, Any], where: str) -> None:

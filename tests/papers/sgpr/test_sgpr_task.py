@@ -65,6 +65,8 @@ def test_every_experiment_on_a_tiny_config(tmp_path: Path) -> None:
     (["sgpr.real_data.max_n=150"], "sgpr.real_data.m_grid asks for M = 200 inducing points but co2 has only N = 150"),
     (["sgpr.real_data.datasets=[boston]"], "sgpr.real_data.datasets=[boston] is not a choice"),
     (["sgpr.experiments=[kl]"], "use sgpr.experiments=kl_vs_m|m_needed|matern|real_data"),
+    # ints in the nested float list are numbers like any other (OmegaConf alone rejects them)
+    (["sgpr.real_data.inits=[[0,1]]"], "sgpr.real_data.inits=[[0.0, 1.0]] are not positive"),
 ])
 def test_bad_settings_are_one_line_and_write_nothing(args: list[str], message: str, tmp_path: Path) -> None:
     assert_user_error(run_cli("sgpr", *args, cwd=tmp_path), message)
