@@ -23,6 +23,7 @@ block. Global backprop of the same network is the baseline.
 | Sec. 4, the rules compared                        | compare:run (paperlab local-loss-compare) |
 | Sec. 4, the Fashion-MNIST table on a CPU          | reproduction (paperlab reproduce local_loss) |
 | Sec. 1/5, memory of local vs global training      | memory:step_peak_memory                   |
+| Sec. 1/5, one block's memory at a time (lean ops) | lean_ops:batch_norm_act, avg_pool, ...    |
 
 The full table, down to the function, and the results: docs/papers/local_loss.md.
 """

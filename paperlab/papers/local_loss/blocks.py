@@ -8,6 +8,11 @@ pooled output. Under a local rule the training step makes that output from the d
 (training.py). The reference drops out, then max-pools; `pass_on` pools first, which gives the
 same tensor (Dropout2d zeroes or scales whole channels, and a max commutes with both) from the
 same random draws (one per sample and channel), on a map a quarter the size.
+
+Under a local rule in training, BatchNorm -> activation runs as one op that keeps only the conv
+output and a bool mask for its backward pass and backpropagates in place, and the pass-on
+max-pool of the detached h skips torch's argmax map (lean_ops.py): the same values, a local step
+holding less of its one block. Global backprop runs torch's own modules.
 """
 
 from __future__ import annotations
@@ -15,10 +20,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import partial
 
+import torch
 from torch import Tensor, nn
 
 from paperlab.config import fraction
 from paperlab.errors import UserError
+from paperlab.papers.local_loss.lean_ops import batch_norm_act, max_pool_2x2
 from paperlab.papers.local_loss.local_losses import LocalLoss, LocalLossConfig
 
 NONLINEARITIES = {
@@ -84,7 +91,16 @@ class Block(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         if self.cfg.size == 0:
             x = x.flatten(1)
-        return self.act(self.norm(self.layer(x)))
+        z = self.layer(x)
+        if self.local_loss is not None and self.training and torch.is_grad_enabled():
+            # the same values, but only z and a bool mask kept for the backward pass, which
+            # runs in place (lean_ops.py): a local step's peak is this block's backward
+            return batch_norm_act(self.norm, self.act, z)
+        return self.act(self.norm(z))
 
     def pass_on(self, h: Tensor) -> Tensor:
+        if self.cfg.max_pool and not (torch.is_grad_enabled() and h.requires_grad):
+            # nothing to backpropagate (the detached h of a local step, evaluation): the 2x2
+            # maxima without the int64 argmax map torch's max_pool2d allocates beside them
+            return self.drop(max_pool_2x2(h))
         return self.drop(self.pool(h))

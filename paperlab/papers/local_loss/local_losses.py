@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from paperlab.papers.local_loss.feedback_alignment import LinearFA, LinearFAConfig
+from paperlab.papers.local_loss.lean_ops import avg_pool, same_size_conv
 from paperlab.papers.local_loss.similarity import similarity_matrix
 
 
@@ -111,13 +112,16 @@ class LocalLoss(nn.Module):
             nn.init.zeros_(self.decoder.weight)
 
     def pooled(self, h: Tensor) -> Tensor:
-        return h if self.pool is None else self.pool(h)
+        # avg_pool: torch's pooling, without keeping h alive for the backward pass
+        return h if self.pool is None else avg_pool(self.pool, h)
 
     def forward(self, h: Tensor, y: Tensor) -> LocalLossOutput:
         cfg = self.cfg
         pred = sim = scores = None
+        # the decoder and sim-bpf both read the pooled h: pooled once, one gradient map back to h
+        pooled = self.pooled(h) if cfg.pred or cfg.bpf else None
         if cfg.pred:
-            logits = self.decoder(self.pooled(h).flatten(1))
+            logits = self.decoder(pooled.flatten(1))
             if cfg.bpf:
                 codes = (self.target_proj > 0).to(h.dtype)  # class c's binary target 1[P e_c > 0]
                 pred = F.binary_cross_entropy_with_logits(logits, codes[y])
@@ -131,12 +135,14 @@ class LocalLoss(nn.Module):
         # backward first: its map-sized buffers are freed before the pred head's gradient is
         # spread back to h's size
         if cfg.sim:
-            if cfg.bpf:
-                feats, target = self.pooled(h), self.target_proj[y]
-            else:
-                feats, target = self.sim_net(h), F.one_hot(y, cfg.num_classes).to(h.dtype)
+            if cfg.bpf:  # the pooled h is the decoder's input too: kept
+                feats, target, own = pooled, self.target_proj[y], False
+            else:  # the conv output is the sim head's alone: its backward may overwrite it
+                feats = same_size_conv(self.sim_net, h) if h.dim() == 4 else self.sim_net(h)
+                target, own = F.one_hot(y, cfg.num_classes).to(h.dtype), True
             sim = F.mse_loss(
-                similarity_matrix(feats, cfg.use_std), similarity_matrix(target, cfg.use_std)
+                similarity_matrix(feats, cfg.use_std, consume=own),
+                similarity_matrix(target, cfg.use_std),
             )
         if pred is None:
             loss = sim

@@ -53,8 +53,9 @@ def _local_update(
     local = block.local_loss(h, y)
     # What the next block gets is made before the backward pass, from the detached h (no graph:
     # no gradient can cross), so that h itself is held only as long as the backward pass needs
-    # it; after a max-pool the output is a quarter of h's size. h is the activation from before
-    # the step, as in the reference (train.py:626-640).
+    # it (under pred and the bpf rules not at all: the block's lean ops keep a mask and the
+    # pooled h, lean_ops.py); after a max-pool the output is a quarter of h's size. h is the
+    # activation from before the step, as in the reference (train.py:626-640).
     out = block.pass_on(h.detach())
     del h
     opt.zero_grad(set_to_none=True)
