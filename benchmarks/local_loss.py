@@ -11,7 +11,9 @@ machine the wall clock swings with the other jobs), then each local rule's ratio
 The goal: memory <= 0.5x at time <= 1x. About 5 minutes on 2 quiet CPU cores.
 
     python benchmarks/local_loss.py [--steps 2] [--batch 128] [--experiment localloss_vgg8b_predsim_fashion_mnist]
-                                    [--local-rules pred predsim predsim-bpf] [--channels-last]
+                                    [--local-rules pred predsim predsim-bpf] [--channels-last] [--no-lean]
+
+Local steps run with the memory-lean ops (model.lean=true, lean_ops.py) unless --no-lean.
 """
 
 from __future__ import annotations
@@ -65,11 +67,14 @@ def main() -> None:
     parser.add_argument("--local-rules", nargs="+", default=["pred", "predsim", "predsim-bpf"],
                         help="the local rules set against backprop")
     parser.add_argument("--channels-last", action="store_true")
+    parser.add_argument("--no-lean", action="store_true",
+                        help="local steps through torch's own ops (model.lean=false, what training runs use by default)")
     args = parser.parse_args()
     with composed("train", [f"experiment={args.experiment}"]) as cfg:
         model_kw = OmegaConf.to_container(cfg.model, resolve=True)
         dataset, lr = str(cfg.data.name), float(cfg.optim.lr)
     model_kw.pop("name")
+    model_kw["lean"] = not args.no_lean
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     channels, size, classes = shape = SHAPES[dataset]
     gen = torch.Generator().manual_seed(0)
@@ -79,7 +84,8 @@ def main() -> None:
     batch = (x.to(device), torch.randint(0, classes, (args.batch,), generator=gen).to(device))
     layout = ", channels_last" if args.channels_last else ""
     print(f"{model_kw['arch']} x{model_kw['feat_mult']:g} ({args.experiment}), batch {args.batch} x {channels} x "
-          f"{size} x {size}, {device.type}{layout}, torch {torch.__version__}, {torch.get_num_threads()} threads")
+          f"{size} x {size}, {device.type}{layout}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
+          f"model.lean={str(model_kw['lean']).lower()}")
     results = {rule: measure(rule, model_kw, shape, lr, args, batch) for rule in ("backprop", *args.local_rules)}
     for rule, (wall, cpu, peak, _) in results.items():
         print(f"{rule:>12}: peak step memory {peak / 2**20:8.1f} MiB   {wall:7.3f} s/step wall  {cpu:7.3f} s/step CPU")

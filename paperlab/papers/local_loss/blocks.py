@@ -9,10 +9,11 @@ pooled output. Under a local rule the training step makes that output from the d
 same tensor (Dropout2d zeroes or scales whole channels, and a max commutes with both) from the
 same random draws (one per sample and channel), on a map a quarter the size.
 
-Under a local rule in training, BatchNorm -> activation runs as one op that keeps only the conv
-output and a bool mask for its backward pass and backpropagates in place, and the pass-on
-max-pool of the detached h skips torch's argmax map (lean_ops.py): the same values, a local step
-holding less of its one block. Global backprop runs torch's own modules.
+The pass-on max-pool of the detached h skips torch's argmax map (lean_ops.py; the same maxima).
+With `model.lean=true`, under a local rule in training, BatchNorm -> activation runs as one op
+that keeps only the conv output and a bool mask for its backward pass and backpropagates in place
+(lean_ops.py): the same values, a local step holding less of its one block. Global backprop runs
+torch's own modules.
 """
 
 from __future__ import annotations
@@ -92,7 +93,7 @@ class Block(nn.Module):
         if self.cfg.size == 0:
             x = x.flatten(1)
         z = self.layer(x)
-        if self.local_loss is not None and self.training and torch.is_grad_enabled():
+        if self.local_loss is not None and self.local_loss.cfg.lean and self.training and torch.is_grad_enabled():
             # the same values, but only z and a bool mask kept for the backward pass, which
             # runs in place (lean_ops.py): a local step's peak is this block's backward
             return batch_norm_act(self.norm, self.act, z)

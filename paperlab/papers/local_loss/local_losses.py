@@ -61,6 +61,7 @@ class LocalLossConfig:
     dim_in_decoder: int = 4096
     target_proj_size: int = 128  # train.py:83, outputs of P and of the pred-bpf decoder
     use_std: bool = True  # train.py:59, per-channel std in S(x) (off: --no-similarity-std)
+    lean: bool = False  # not in the reference: the memory-lean ops of lean_ops.py (NetConfig.lean)
 
 
 @dataclass
@@ -111,17 +112,20 @@ class LocalLoss(nn.Module):
             # to h until it has learned something itself
             nn.init.zeros_(self.decoder.weight)
 
-    def pooled(self, h: Tensor) -> Tensor:
-        # avg_pool: torch's pooling, without keeping h alive for the backward pass
-        return h if self.pool is None else avg_pool(self.pool, h)
+    def pooled(self, h: Tensor, lean: bool = False) -> Tensor:
+        if self.pool is None:
+            return h
+        # lean: torch's pooling, without keeping h alive for the backward pass
+        return avg_pool(self.pool, h) if lean else self.pool(h)
 
     def forward(self, h: Tensor, y: Tensor) -> LocalLossOutput:
         cfg = self.cfg
         pred = sim = scores = None
-        # the decoder and sim-bpf both read the pooled h: pooled once, one gradient map back to h
-        pooled = self.pooled(h) if cfg.pred or cfg.bpf else None
+        # lean: the decoder and sim-bpf read one pooled h, so one gradient map flows back to h;
+        # otherwise each pools its own, as the reference does
+        shared = self.pooled(h, lean=True) if cfg.lean and (cfg.pred or cfg.bpf) else None
         if cfg.pred:
-            logits = self.decoder(pooled.flatten(1))
+            logits = self.decoder((self.pooled(h) if shared is None else shared).flatten(1))
             if cfg.bpf:
                 codes = (self.target_proj > 0).to(h.dtype)  # class c's binary target 1[P e_c > 0]
                 pred = F.binary_cross_entropy_with_logits(logits, codes[y])
@@ -135,10 +139,12 @@ class LocalLoss(nn.Module):
         # backward first: its map-sized buffers are freed before the pred head's gradient is
         # spread back to h's size
         if cfg.sim:
-            if cfg.bpf:  # the pooled h is the decoder's input too: kept
-                feats, target, own = pooled, self.target_proj[y], False
+            if cfg.bpf:  # the pooled h may be the decoder's input too: kept
+                feats = self.pooled(h) if shared is None else shared
+                target, own = self.target_proj[y], False
             else:  # the conv output is the sim head's alone: its backward may overwrite it
-                feats = same_size_conv(self.sim_net, h) if h.dim() == 4 else self.sim_net(h)
+                lean_conv = cfg.lean and h.dim() == 4
+                feats = same_size_conv(self.sim_net, h) if lean_conv else self.sim_net(h)
                 target, own = F.one_hot(y, cfg.num_classes).to(h.dtype), True
             sim = F.mse_loss(
                 similarity_matrix(feats, cfg.use_std, consume=own),

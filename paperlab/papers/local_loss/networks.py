@@ -67,6 +67,10 @@ class NetConfig:
     dim_in_decoder: int = 4096  # train.py:25; 1024 MNIST family, 2048 CIFAR/SVHN/STL (recipes.py)
     target_proj_size: int = 128  # train.py:83
     use_std: bool = True  # train.py:59
+    # not in the reference: a local step's BatchNorm -> activation, pooling and sim conv as the
+    # memory-lean ops of lean_ops.py (the same forward values; gradients equal up to float rounding,
+    # so a run drifts from a run without them). Off: the recorded runs were made without them.
+    lean: bool = False
 
 
 @register_model("local_net")
@@ -106,7 +110,7 @@ class LocalNet(nn.Module):
             if rule.local:
                 loss = LocalLossConfig(
                     n_out, size, cfg.num_classes, rule.pred, rule.sim, rule.bpf, rule.beta,
-                    cfg.dim_in_decoder, cfg.target_proj_size, cfg.use_std,
+                    cfg.dim_in_decoder, cfg.target_proj_size, cfg.use_std, cfg.lean,
                 )  # fmt: skip
             return BlockConfig(
                 n_in, n_out, size, dropout=cfg.dropout, nonlin=nonlin, loss=loss, **kw

@@ -139,7 +139,7 @@ def test_consumed_channel_std_gradient_equals_the_kept_ones():
 def test_a_local_block_gives_torchs_gradients(rule):
     """A block under a local rule (lean ops) against its twin run through torch's own modules."""
     pred, sim, bpf, beta = rule
-    loss_cfg = LocalLossConfig(16, 12, 10, pred, sim, bpf, beta, dim_in_decoder=64)
+    loss_cfg = LocalLossConfig(16, 12, 10, pred, sim, bpf, beta, dim_in_decoder=64, lean=True)
     cfg = BlockConfig(4, 16, 12, max_pool=True, nonlin="leakyrelu" if sim else "relu", loss=loss_cfg)
     torch.manual_seed(0)
     lean = Block(cfg)
@@ -160,3 +160,33 @@ def test_a_local_block_gives_torchs_gradients(rule):
         torch.testing.assert_close(lean.get_parameter(name).grad, plain.get_parameter(name).grad,
                                    rtol=1e-4, atol=1e-6, msg=name)
     assert torch.equal(lean.pass_on(h_lean.detach()), F.max_pool2d(h_plain.detach(), 2, 2))
+
+
+@pytest.mark.parametrize("rule", [(True, False, False, 0.0), (True, True, False, 0.99),
+                                  (True, True, True, 0.01)])
+def test_without_lean_a_local_block_is_torchs_bit_for_bit(rule):
+    """model.lean=false (the default, the recorded runs'): torch's own ops, the same gradients exactly."""
+    pred, sim, bpf, beta = rule
+    cfg = BlockConfig(4, 16, 12, max_pool=True, nonlin="leakyrelu" if sim else "relu",
+                      loss=LocalLossConfig(16, 12, 10, pred, sim, bpf, beta, dim_in_decoder=64))
+    torch.manual_seed(0)
+    block = Block(cfg)
+    for p in block.local_loss.parameters():
+        nn.init.normal_(p, std=0.1)
+    twin = copy.deepcopy(block)
+    x, y = torch.randn(32, 4, 12, 12), torch.arange(32) % 10
+    block.local_loss(block(x), y).loss.backward()
+    h = twin.act(twin.norm(twin.layer(x)))  # torch's modules, the head's ops by hand
+    head = twin.local_loss
+    pooled = head.pool(h)
+    loss = 0.0
+    if pred:
+        logits = head.decoder(pooled.flatten(1))
+        loss = (1 - beta) * (F.binary_cross_entropy_with_logits(logits, (head.target_proj > 0).float()[y]) if bpf
+                             else F.cross_entropy(logits, y))
+    if sim:
+        feats, target = (head.pool(h), head.target_proj[y]) if bpf else (head.sim_net(h), F.one_hot(y, 10).float())
+        loss = loss + beta * F.mse_loss(similarity_matrix(feats), similarity_matrix(target))
+    loss.backward()
+    for name, param in block.named_parameters():
+        assert torch.equal(param.grad, twin.get_parameter(name).grad), name
