@@ -24,6 +24,9 @@ from paperlab.tasks.reproduction import (
     Reproduction,
     Row,
     Table,
+    cell_text,
+    read_records,
+    records_dir,
     render_table,
 )
 
@@ -77,6 +80,26 @@ def test_results_regenerates_marked_tables_and_check_fails_on_a_hand_edit(tmp_pa
 def test_the_repository_tables_match_their_records() -> None:
     outcome = results.run(check=True)  # raises, naming the table, when a number was typed by hand
     assert outcome.tables >= 3
+
+
+def test_every_table_is_in_the_docs_and_every_recorded_cell_is_found() -> None:
+    """A table no marker shows is dead; an `Ours` whose experiment has a record but reads
+    '(not run)' names a key the record lacks (a misspelt key would otherwise pass the check)."""
+    root = results.source_root()
+    shown = {(m["paper"], m["table"]) for doc in results.documents(root) for m in results.MARKED.finditer(doc.read_text())}
+    for name in REPRODUCTIONS.names():
+        repro = REPRODUCTIONS.get(name)
+        records = read_records(records_dir(root, name))
+        for table in repro.tables:
+            assert (name, table.id) in shown, f"{name}/{table.id} is in no document"
+            for row in table.rows:
+                for cell in row.cells:
+                    if isinstance(cell, Ours) and cell.experiment in records:
+                        assert cell_text(cell, records) != "(not run)", f"{name}/{table.id}: {row.label}: {cell.key}"
+
+
+def test_readme_stays_a_front_page() -> None:
+    assert (results.source_root() / "README.md").stat().st_size <= 15 * 1024, "README.md over 15 KB: move details to docs/"
 
 
 def test_every_paper_declares_a_reproduction_with_its_experiments() -> None:
