@@ -43,7 +43,8 @@ class Experiment:
 
 @dataclass(frozen=True)
 class Ours:
-    """A cell of our numbers: results[key] of an experiment's record, times `scale`, formatted."""
+    """A cell of our numbers: results[key] of an experiment's record, times `scale`, formatted (a
+    text result, e.g. "32/32", as it stands)."""
 
     experiment: str
     key: str
@@ -183,11 +184,14 @@ def _seed(run_dir: Path) -> Any:
 # --- tables -------------------------------------------------------------------------------------
 
 def cell_text(cell: Cell, records: Mapping[str, Mapping[str, Any]]) -> str:
-    """A cell as it reads in the table; our number, or '(not run)' when its record is missing."""
+    """A cell as it reads in the table; our number, or '(not run)' when its record is missing. A
+    result that a task writes as text (a count out of a total: "32/32") reads as it stands."""
     if isinstance(cell, str):
         return cell
     results = records.get(cell.experiment, {}).get("results", {})
     value = results.get(cell.key)
+    if isinstance(value, str):
+        return value
     if not isinstance(value, (int, float)):
         return "(not run)"
     if math.isnan(value):

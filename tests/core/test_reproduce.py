@@ -55,6 +55,11 @@ def test_table_renders_our_numbers_beside_the_paper_and_names_missing_runs() -> 
     assert "| ours | (not run) | 12 |" in render_table(TINY.tables[0], TINY, {})
 
 
+def test_a_result_written_as_text_reads_as_it_stands() -> None:
+    assert cell_text(Ours("hi", "maps"), {"hi": {"results": {"maps": "32/32"}}}) == "32/32"
+    assert cell_text(Ours("hi", "maps"), {"hi": {"results": {}}}) == "(not run)"
+
+
 def _docs(root: Path, table_body: str) -> Path:
     (root / "docs" / "papers").mkdir(parents=True)
     (root / "docs" / "results" / "tiny").mkdir(parents=True)
