@@ -39,6 +39,31 @@ REPRODUCTION = register_reproduction(Reproduction(
             Row("ZFNet (small variant), Fashion-MNIST test (10k), CPU, seed 0",
                 (Ours("train_zfnet", "test/top1_err"), Ours("train_zfnet", "test/top5_err"))),
         )),
+        Table("top9", "Fig. 2: what the top-9 projections show, and the maps of each layer that fire (are positive "
+              "on some validation image searched)", ("paper, ImageNet: what the top-9 show", "ours: maps that fire on some image"), (
+            *(Row(f"layer {k} (ours: conv{k})", (paper, Ours("visualize", f"visualize/conv{k}_live_maps")),
+                  None if k == 1 else "same run")
+              for k, paper in ((1, "edges and colour blobs"), (2, "corners, edge and colour conjunctions"),
+                               (3, "textures (mesh, text)"), (4, "class-specific parts (dog faces, bird legs)"),
+                               (5, "whole objects in varied poses"))),
+        )),
+        Table("occlusion", "Fig. 7: p(true class) with a grey square slid over the image", (
+            "p(true class) unoccluded", "lowest p, square anywhere"), (
+            Row("paper: Pomeranian, car wheel, Afghan hound, ImageNet", ("", "drops when the object is covered"), "(Fig. 7)"),
+            *(Row(f"ours: {label} (validation image {i})", (Ours("occlude", f"occlude/val{i}_p_clean", 4),
+                                                             Ours("occlude", f"occlude/val{i}_p_min", 4)),
+                  None if i == 0 else "same run")
+              for i, label in ((0, "T-shirt"), (1, "Dress"), (13, "Shirt"), (7, "Ankle boot"))),
+        )),
+        Table("invariance", "Fig. 5: feature distance from the original / the original's norm, and p(true class), "
+              "means over each sweep", ("conv1 (paper: layer 1): distance / norm", "penultimate (paper: layer 7): distance / norm",
+                               "mean p(true class)"), (
+            Row("paper, ImageNet", ("changes sharply", "changes less", "stable to translation and scale, not rotation"),
+                "(Fig. 5)"),
+            *(Row(f"ours: {label}", tuple(Ours("invariance", f"invariance/{kind}_{key}") for key in (
+                "conv1_rel_distance", "penultimate_rel_distance", "p_true_mean")), None if kind == "translate" else "same run")
+              for kind, label in (("translate", "translation"), ("scale", "scale"), ("rotate", "rotation"))),
+        )),
         Table("correspondence", "Table 1: mean sign change of a masked part's feature change between image pairs "
               "(lower: more consistent)", ("layer 5 (ours: conv5)", "layer 7 (ours: fc7)"), (
             Row("paper: right eye / left eye / nose, 5 dogs", ("0.067 / 0.069 / 0.079", "—"), "(Table 1)"),
