@@ -26,6 +26,25 @@ OURS_TEST = Row("**ours: fortunes test split, 2x256 LSTM, CPU**", (Ours("text", 
 XZ = Row("`xz -9e` on the test split", (Ours("text", "test/bpc_xz", 3), ""), "same run (`test/bpc_xz`)")
 BZIP2 = Row("`bzip2 -9` on the test split", (Ours("text", "test/bpc_bzip2", 3), ""), "same run (`test/bpc_bzip2`)")
 
+SYNTHESIS = "checkpoint={run:synthesis}"
+JUDGE = "reader=handwriting_judge"
+ONE_DRAW = "legibility.best_of=1"
+LEGIBILITY_COLUMNS = ("CER %", "WER %", "words in order %", "lines exact %", "every word %")
+
+
+def _legibility(experiment: str, who: str) -> tuple[Ours, ...]:
+    """The reading scores of `who` ("real": the corpus's own lines; "bias_1": the samples at bias 1)."""
+    return tuple(Ours(experiment, f"{who}/{key}", 1, scale=100)
+                 for key in ("cer", "wer", "words_in_order", "lines_exact", "lines_all_words"))
+
+
+def _biases(experiment: str, label: str, after_real: bool = False) -> tuple[Row, ...]:
+    """One row per bias of a legibility run, the first naming its command (`after_real`: the row of
+    the real lines above it named it)."""
+    return tuple(Row(label.format(b=b), _legibility(experiment, f"bias_{b}"), None if b == 0 and not after_real else "same run")
+                 for b in (0, 1, 2))
+
+
 REPRODUCTION = register_reproduction(Reproduction(
     paper="graves",
     title="Graves 2013, Generating Sequences With Recurrent Neural Networks",
@@ -41,6 +60,18 @@ REPRODUCTION = register_reproduction(Reproduction(
                    shipped="graves_synthesis"),
         Experiment("sample", ("sample-handwriting", "checkpoint={run:synthesis}", "--text", "hello world", "--bias", "1.0"),
                    1, "a synthesised line (Fig. 15)"),
+        # the legibility runs' minutes were measured while a training run shared the two cores
+        Experiment("legibility", ("legibility", SYNTHESIS), 10,
+                   "held-out lines written at biases 0, 1, 2 (best of 4), read back by the shipped recogniser"),
+        Experiment("legibility_one_draw", ("legibility", SYNTHESIS, ONE_DRAW), 9,
+                   "the same, one draw per line (the paper's sampling)"),
+        Experiment("legibility_judge", ("legibility", SYNTHESIS, JUDGE), 11,
+                   "best of 4, read by a second recogniser trained apart (the judge)"),
+        Experiment("legibility_judge_one_draw", ("legibility", SYNTHESIS, JUDGE, ONE_DRAW), 4,
+                   "one draw per line, read by the judge"),
+        Experiment("legibility_judge_by_recognizer",
+                   ("legibility", SYNTHESIS, JUDGE, "legibility.select=handwriting_recognizer"), 2,
+                   "best of 4 picked by the shipped recogniser, read by the judge"),
     ),
     tables=(
         Table("text", "Sec. 3: character-level deep LSTM, bits per character", ("static BPC", "dynamic BPC"),
@@ -64,6 +95,19 @@ REPRODUCTION = register_reproduction(Reproduction(
                 "`paperlab train experiment=graves_prediction` (shipped: `graves_prediction`)"),
             Row("**ours: synthesis, 3 x 256, 16 epochs, embedded Hershey corpus**", _losses("synthesis"),
                 "`paperlab train experiment=graves_synthesis` (shipped: `graves_synthesis`)"),
+        )),
+        Table("legibility", "Sec. 5: legibility, the test split's held-out lines read back by `handwriting_recognizer`",
+              LEGIBILITY_COLUMNS, (
+            Row("the corpus's real lines (the reader's floor)", _legibility("legibility", "real")),
+            *_biases("legibility", "shipped 3 x 256 synthesis network, bias {b}", after_real=True),
+            *_biases("legibility_one_draw", "one draw per line, bias {b}"),
+        )),
+        Table("legibility_judge", "Sec. 5: legibility of the shipped 3 x 256 synthesis network, the same lines "
+              "judged by `handwriting_judge`", LEGIBILITY_COLUMNS, (
+            Row("the corpus's real lines (the judge's floor)", _legibility("legibility_judge", "real")),
+            *_biases("legibility_judge", "bias {b}, best of 4 by the window (the default)", after_real=True),
+            *_biases("legibility_judge_one_draw", "bias {b}, one draw"),
+            *_biases("legibility_judge_by_recognizer", "bias {b}, best of 4 by `handwriting_recognizer`"),
         )),
     ),
     figures=(
