@@ -228,3 +228,12 @@ def tiny_sort_of_clevr(tmp_path_factory: pytest.TempPathFactory):
     cfg = OmegaConf.load(REPO / "conf" / "data" / "sort_of_clevr.yaml")
     cfg.merge_with({"train_images": 40, "val_images": 6, "test_images": 10})
     return build_in_cache(cfg, tmp_path_factory.mktemp("cache"))
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny tensors: on a busy 2-core machine thread hand-offs cost more than they save."""
+    from paperlab.engine.threads import single_threaded
+
+    with single_threaded():
+        yield

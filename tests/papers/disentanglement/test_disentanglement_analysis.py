@@ -31,14 +31,7 @@ from paperlab.papers.disentanglement.representation import (
 )
 from paperlab.papers.disentanglement.visualize import plot_latent_traversal, plot_reconstructions
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: on a busy 2-core machine thread hand-offs cost more than they save."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny tensors (tests/conftest.py)
 
 
 # method a: hyperparameters 1, 2; method b: hyperparameter 5; two seeds each

@@ -17,7 +17,6 @@ import pytest
 import torch
 from conftest import assert_user_error, raises_user_error, run_cli, task_config
 
-from paperlab.engine.threads import single_threaded
 from paperlab.errors import TrainingDiverged
 from paperlab.papers.disentanglement.dsprites import FACTOR_NAMES, FACTOR_VALUES, render
 from paperlab.papers.disentanglement.methods import STUDY_GRID
@@ -28,11 +27,7 @@ PICKS = ([0], [0, 1, 2], [0, 5], [0, 10], [0, 10, 20, 31], [0, 10, 20, 31])
 SIZES = tuple(len(p) for p in PICKS)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: on a busy 2-core machine thread hand-offs cost more than they save."""
-    with single_threaded():
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny tensors (tests/conftest.py)
 
 
 @pytest.fixture(scope="module")

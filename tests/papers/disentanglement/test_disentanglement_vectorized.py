@@ -19,14 +19,7 @@ from paperlab.papers.disentanglement.learner import factor_vae_step
 from paperlab.papers.disentanglement.methods import make_method
 from paperlab.papers.disentanglement.vectorized import Stacked, StackedConfig
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: on a busy 2-core machine thread hand-offs cost more than they save."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny tensors (tests/conftest.py)
 
 
 SEEDS = (0, 1, 2)

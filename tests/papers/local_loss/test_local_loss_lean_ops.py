@@ -20,13 +20,7 @@ from paperlab.papers.local_loss.local_losses import LocalLossConfig, decoder_poo
 from paperlab.papers.local_loss.memory import _profiled_peak
 from paperlab.papers.local_loss.similarity import similarity_matrix
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny tensors (tests/conftest.py)
 
 
 def _pair(act: nn.Module, norm_cls=nn.BatchNorm2d, channels: int = 6, momentum=0.1):

@@ -12,18 +12,13 @@ import pytest
 import torch
 from conftest import assert_user_error, make_idx_set, raises_user_error, run_cli, task_config
 
-from paperlab.engine.threads import single_threaded
 from paperlab.papers.local_loss.rules import RULES
 from paperlab.tasks.train import run
 
 RECIPE = "experiment=localloss_vgg8b_predsim_fashion_mnist"
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: on a busy 2-core machine thread hand-offs cost more than they save."""
-    with single_threaded():
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny tensors (tests/conftest.py)
 
 
 @pytest.fixture(scope="module")

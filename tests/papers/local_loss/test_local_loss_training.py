@@ -12,13 +12,7 @@ from paperlab.papers.local_loss.training import build_optimizers, eval_sums, sum
 LOCAL_RULES = [name for name, rule in RULES.items() if rule.local]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: on a busy 2-core machine thread hand-offs cost more than they save."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny tensors (tests/conftest.py)
 
 
 def adam(lr: float = 5e-4):

@@ -33,14 +33,7 @@ from paperlab.papers.movieqa.sscb import (
     similarity_maps,
 )
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    # tiny tensors: several threads only contend on a shared machine
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny tensors (tests/conftest.py)
 
 
 def sscb_examples(n: int, seed: int = 0) -> list[SimilarityExample]:
