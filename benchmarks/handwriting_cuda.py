@@ -14,27 +14,16 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 
 import torch
-from handwriting_synthesis import Minimal, SameSizes  # the CPU benchmark's peers, beside this file
+from handwriting_synthesis import (  # the CPU benchmark's, beside this file
+    Minimal,
+    SameSizes,
+    step_time,
+)
 
 from paperlab.models import create_model
-from paperlab.papers.graves.handwriting.mixture_density import mixture_nll
 from paperlab.papers.graves.handwriting.strokes import DEFAULT_ALPHABET, Alphabet
-
-
-def step_time(net: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, text: torch.Tensor) -> float:
-    torch.cuda.synchronize()
-    t = time.perf_counter()
-    out = net(x[:, :-1], text)
-    y_hat = out if isinstance(out, torch.Tensor) else out.y_hat
-    loss = mixture_nll(y_hat, x[:, 1:]).sum()
-    opt.zero_grad(set_to_none=True)
-    loss.backward()
-    opt.step()
-    torch.cuda.synchronize()
-    return time.perf_counter() - t
 
 
 def main() -> None:

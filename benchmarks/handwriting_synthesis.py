@@ -69,6 +69,9 @@ class Minimal(nn.Module):
 
 
 def step_time(net: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, text: torch.Tensor) -> float:
+    """Seconds of one training step (on CUDA, waiting for the device before and after)."""
+    sync = torch.cuda.synchronize if x.is_cuda else (lambda: None)
+    sync()
     t = time.perf_counter()
     out = net(x[:, :-1], text)
     y_hat = out if isinstance(out, torch.Tensor) else out.y_hat
@@ -76,6 +79,7 @@ def step_time(net: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, text:
     opt.zero_grad(set_to_none=True)
     loss.backward()
     opt.step()
+    sync()
     return time.perf_counter() - t
 
 
