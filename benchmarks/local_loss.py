@@ -7,8 +7,11 @@ available, else CPU. Prints each rule's peak extra memory of one step (paperlab.
 CUDA torch.cuda.max_memory_allocated; CPU the peak of the running sum of torch.profiler's
 profile_memory allocation events, which does not see what oneDNN/BLAS allocate outside torch's
 allocator) and its median step time (wall clock, and this process's CPU time: on a shared
-machine the wall clock swings with the other jobs), then each local rule's ratios to backprop.
-The goal: memory <= 0.5x at time <= 1x. About 5 minutes on 2 quiet CPU cores.
+machine the wall clock swings with the other jobs), and its arithmetic (the floating-point
+operations of one step that torch.utils.flop_counter counts: convolutions and matrix products,
+forward and backward), then each local rule's ratios to backprop. The goal: memory <= 0.5x at
+time <= 1x; a rule whose arithmetic is above 1x cannot take less time on a compute-bound
+device. About 2 minutes on 2 quiet CPU cores.
 
     python benchmarks/local_loss.py [--steps 2] [--batch 128] [--experiment localloss_vgg8b_predsim_fashion_mnist]
                                     [--local-rules pred predsim predsim-bpf] [--channels-last] [--no-lean]
@@ -24,6 +27,7 @@ import time
 
 import torch
 from omegaconf import OmegaConf
+from torch.utils.flop_counter import FlopCounterMode
 
 from paperlab.launch import composed
 from paperlab.models import create_model
@@ -36,8 +40,8 @@ SHAPES = {"mnist": (1, 28, 10), "fashion_mnist": (1, 28, 10), "kmnist": (1, 28, 
 
 
 def measure(rule: str, model_kw: dict, shape: tuple[int, int, int], lr: float, args: argparse.Namespace,
-            batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[float, float, int, str]:
-    """(median wall s, median CPU s, peak bytes, how measured) of `rule`'s training steps on `batch`."""
+            batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[float, float, int, str, int]:
+    """(median wall s, median CPU s, peak bytes, how measured, flops) of `rule`'s training steps on `batch`."""
     torch.manual_seed(0)
     device = batch[0].device
     channels, size, classes = shape
@@ -55,7 +59,9 @@ def measure(rule: str, model_kw: dict, shape: tuple[int, int, int], lr: float, a
         float(train_step(net, batch, optimizers)["loss"])  # float(): waits for CUDA
         walls.append(time.perf_counter() - wall)
         cpus.append(time.process_time() - cpu)
-    return statistics.median(walls), statistics.median(cpus), peak.bytes, peak.source
+    with FlopCounterMode(display=False) as flops:
+        train_step(net, batch, optimizers)
+    return statistics.median(walls), statistics.median(cpus), peak.bytes, peak.source, flops.get_total_flops()
 
 
 def main() -> None:
@@ -87,14 +93,15 @@ def main() -> None:
           f"{size} x {size}, {device.type}{layout}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"model.lean={str(model_kw['lean']).lower()}")
     results = {rule: measure(rule, model_kw, shape, lr, args, batch) for rule in ("backprop", *args.local_rules)}
-    for rule, (wall, cpu, peak, _) in results.items():
-        print(f"{rule:>12}: peak step memory {peak / 2**20:8.1f} MiB   {wall:7.3f} s/step wall  {cpu:7.3f} s/step CPU")
-    w_g, c_g, m_g, source = results["backprop"]
+    for rule, (wall, cpu, peak, _, flops) in results.items():
+        print(f"{rule:>12}: peak step memory {peak / 2**20:8.1f} MiB   {wall:7.3f} s/step wall  {cpu:7.3f} s/step CPU"
+              f"  {flops / 1e9:7.1f} GFLOP/step")
+    w_g, c_g, m_g, source, f_g = results["backprop"]
     print(f"memory measured by {source}")
     for rule in args.local_rules:
-        w_l, c_l, m_l, _ = results[rule]
-        print(f"local/global ({rule}/backprop): peak memory {m_l / m_g:.2f}x   time {w_l / w_g:.2f}x wall, "
-              f"{c_l / c_g:.2f}x CPU   (goal: memory <= 0.5x at time <= 1x)")
+        w_l, c_l, m_l, _, f_l = results[rule]
+        print(f"local/global ({rule}/backprop): peak memory {m_l / m_g:.3f}x   time {w_l / w_g:.2f}x wall, "
+              f"{c_l / c_g:.2f}x CPU   arithmetic {f_l / f_g:.2f}x   (goal: memory <= 0.5x at time <= 1x)")
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from torch import Tensor, nn
 
 from paperlab.config import fraction
 from paperlab.errors import UserError
-from paperlab.papers.local_loss.lean_ops import batch_norm_act, max_pool_2x2
+from paperlab.papers.local_loss.lean_ops import batch_norm_act, conv_batch_norm_act, max_pool_2x2
 from paperlab.papers.local_loss.local_losses import LocalLoss, LocalLossConfig
 
 NONLINEARITIES = {
@@ -92,12 +92,16 @@ class Block(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         if self.cfg.size == 0:
             x = x.flatten(1)
-        z = self.layer(x)
-        if self.local_loss is not None and self.local_loss.cfg.lean and self.training and torch.is_grad_enabled():
-            # the same values, but only z and a bool mask kept for the backward pass, which
-            # runs in place (lean_ops.py): a local step's peak is this block's backward
-            return batch_norm_act(self.norm, self.act, z)
-        return self.act(self.norm(z))
+        head = self.local_loss
+        if head is None or not (head.cfg.lean and self.training and torch.is_grad_enabled()):
+            return self.act(self.norm(self.layer(x)))
+        # the same values, but only z and a bool mask kept for the backward pass, which runs
+        # in place (lean_ops.py): a local step's peak is this block's backward
+        if head.sim_net is not None and isinstance(self.layer, nn.Conv2d):
+            # the sim head's conv keeps h until its own backward pass, which runs first: then
+            # z is not kept beside it but computed again from x (one more conv of the block)
+            return conv_batch_norm_act(self.layer, self.norm, self.act, x)
+        return batch_norm_act(self.norm, self.act, self.layer(x))
 
     def pass_on(self, h: Tensor) -> Tensor:
         if self.cfg.max_pool and not (torch.is_grad_enabled() and h.requires_grad):

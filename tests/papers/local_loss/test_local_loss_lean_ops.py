@@ -13,6 +13,7 @@ from paperlab.papers.local_loss.blocks import Block, BlockConfig
 from paperlab.papers.local_loss.lean_ops import (
     avg_pool,
     batch_norm_act,
+    conv_batch_norm_act,
     max_pool_2x2,
     same_size_conv,
 )
@@ -116,6 +117,45 @@ def test_same_size_conv_equals_torchs():
         torch.testing.assert_close(a, b)
 
 
+@pytest.mark.parametrize("act", [nn.ReLU(inplace=True), nn.LeakyReLU(0.01, inplace=True)])
+@pytest.mark.parametrize("kernel,stride", [(3, 1), (7, 2)])  # the blocks' convs; 7x7/2 over 64 px
+def test_conv_batch_norm_act_equals_torchs(act, kernel, stride):
+    torch.manual_seed(0)
+    conv = nn.Conv2d(3, 6, kernel, stride=stride, padding=kernel // 2).double()
+    norm, twin = _pair(act)
+    norm, twin = norm.double(), twin.double()
+    x = torch.randn(37, 3, 10, 10, dtype=torch.float64)  # slices 16, 16, 5
+    grad = torch.randn_like(conv(x))
+    ours_x, theirs_x = x.clone().requires_grad_(), x.clone().requires_grad_()
+    ours = conv_batch_norm_act(conv, norm, act, ours_x)
+    ours_grads = torch.autograd.grad(ours, (ours_x, conv.weight, conv.bias, norm.weight, norm.bias), grad.clone())
+    theirs = act(twin(conv(theirs_x)))
+    theirs_grads = torch.autograd.grad(theirs, (theirs_x, conv.weight, conv.bias, twin.weight, twin.bias),
+                                       grad.clone())
+    torch.testing.assert_close(ours, theirs)
+    for name, buf in norm.named_buffers():
+        torch.testing.assert_close(buf, dict(twin.named_buffers())[name], msg=name)
+    for name, a, b in zip(("x", "conv.weight", "conv.bias", "norm.weight", "norm.bias"), ours_grads,
+                          theirs_grads, strict=True):
+        torch.testing.assert_close(a, b, msg=name)
+
+
+def test_conv_batch_norm_act_keeps_the_input_not_the_conv_output():
+    conv, (norm, _) = nn.Conv2d(4, 8, 3, padding=1), _pair(nn.ReLU(), channels=8)
+    x = torch.randn(5, 4, 6, 6)
+    saved = []
+
+    def pack(t):
+        saved.append((tuple(t.shape), t.dtype))
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        conv_batch_norm_act(conv, norm, nn.ReLU(inplace=True), x)
+    assert ((5, 4, 6, 6), torch.float32) in saved  # x
+    assert ((5, 8, 6, 6), torch.bool) in saved  # the mask
+    assert ((5, 8, 6, 6), torch.float32) not in saved  # no z, no h
+
+
 def test_consumed_channel_std_gradient_equals_the_kept_ones():
     x = torch.randn(6, 5, 4, 4, dtype=torch.float64)
     target = torch.randn(6, 6, dtype=torch.float64)
@@ -184,3 +224,27 @@ def test_without_lean_a_local_block_is_torchs_bit_for_bit(rule):
     loss.backward()
     for name, param in block.named_parameters():
         assert torch.equal(param.grad, twin.get_parameter(name).grad), name
+
+
+@pytest.mark.parametrize("rule", ["pred", "predsim", "predsim-bpf"])
+def test_a_lean_network_trains_as_torchs(rule):
+    """model.lean=true through whole training steps of a narrow vgg8b (every lean op, the
+    recomputed conv output under predsim): the weights follow torch's ops' up to float rounding."""
+    from paperlab.papers.local_loss.networks import LocalNet, NetConfig
+    from paperlab.papers.local_loss.training import build_optimizers, train_step
+
+    nets = []
+    for lean in (False, True):
+        torch.manual_seed(0)
+        nets.append(LocalNet(NetConfig(rule=rule, feat_mult=1 / 16, num_hidden=32, dim_in_decoder=64,
+                                       lean=lean)).double())
+    gen = torch.Generator().manual_seed(1)
+    batches = [(torch.randn(20, 1, 28, 28, generator=gen, dtype=torch.float64), torch.randint(0, 10, (20,), generator=gen))
+               for _ in range(3)]
+    for net in nets:
+        optimizers = build_optimizers(net, lambda params: torch.optim.SGD(params, lr=0.1))
+        for batch in batches:
+            train_step(net, batch, optimizers)
+    plain, lean = (dict(net.named_parameters()) for net in nets)
+    for name, param in plain.items():
+        torch.testing.assert_close(lean[name], param, msg=name)
