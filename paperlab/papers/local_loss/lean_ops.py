@@ -153,7 +153,7 @@ class _ConvBatchNormAct(torch.autograd.Function):
         dz, grad_w, grad_b = _batch_norm_act_backward(
             grad, z, weight, mean, invstd, drop, ctx.slope, (True, need[3], need[4])
         )
-        del z
+        del z  # spent as BatchNorm's work map: freed before the conv's backward pass
         dx = torch.empty_like(x) if need[0] else None
         grad_cw, grad_cb = _sliced_conv_backward(
             ctx.conv, dz, x, conv_w, dx, need[1], conv_b is not None and need[2]
@@ -250,19 +250,17 @@ def _sliced_conv_backward(conv: nn.Conv2d, dy: Tensor, x: Tensor, weight: Tensor
     when dx is given, written into it slice by slice (dx may be dy itself: each slice's input
     gradient depends on that slice's output gradient only)."""
     grad_w = grad_b = None
-    need_x = dx is not None
-    parts = dx.split(CHUNK) if need_x else [None] * len(dy.split(CHUNK))
-    for g, part, d in zip(dy.split(CHUNK), x.split(CHUNK), parts, strict=True):
+    for i, (g, part) in enumerate(zip(dy.split(CHUNK), x.split(CHUNK), strict=True)):
         gx, gw, gb = torch.ops.aten.convolution_backward(
             g, part, weight, [weight.size(0)] if need_b else None, conv.stride, conv.padding,
-            conv.dilation, False, [0, 0], conv.groups, [need_x, need_w, need_b],
+            conv.dilation, False, [0, 0], conv.groups, [dx is not None, need_w, need_b],
         )
         if need_w:
             grad_w = gw if grad_w is None else grad_w.add_(gw)
         if need_b:
             grad_b = gb if grad_b is None else grad_b.add_(gb)
-        if need_x:
-            d.copy_(gx)
+        if dx is not None:
+            dx[i * CHUNK : i * CHUNK + g.size(0)].copy_(gx)
     return grad_w, grad_b
 
 
