@@ -11,7 +11,7 @@ FASHION_MNIST := /usr/share/datasets/fashion-mnist
 FORTUNES := /usr/share/games/fortunes
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help install data tools test test-all test-gpu bench lint format clean
+.PHONY: help install data tools test test-all test-torch test-gpu bench lint format clean
 
 help: ## show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -60,6 +60,15 @@ test: ## run the test suite (slow tests excluded; under 10 minutes on 2 cores)
 
 test-all: ## run every test, slow ones included
 	$(PY) -m pytest -q
+
+# pyproject allows torch >= 2.4: the fast suite against another release, in a venv of its own
+# (the pins above stay the default; pip's constraint file on these machines caps the versions)
+test-torch: ## the fast suite on another torch, e.g. make test-torch TORCH=2.4.1 TORCHVISION=0.19.1
+	@test -n "$(TORCH)" -a -n "$(TORCHVISION)" || { echo "error: name the releases, e.g. make test-torch TORCH=2.4.1 TORCHVISION=0.19.1" >&2; exit 2; }
+	@test -x .venv-torch-$(TORCH)/bin/python || python3 -m venv .venv-torch-$(TORCH)
+	.venv-torch-$(TORCH)/bin/python -m pip install --quiet torch==$(TORCH) torchvision==$(TORCHVISION)
+	.venv-torch-$(TORCH)/bin/python -m pip install --quiet -e '.[dev,launchers]'
+	.venv-torch-$(TORCH)/bin/python -m pytest -m "not slow" -q
 
 test-gpu: ## run the GPU tier (tests marked cuda; they skip without a CUDA GPU)
 	$(PY) -m pytest -m cuda -q tests/gpu

@@ -30,7 +30,9 @@ the step and the workers already fill, spend more time waiting for each other th
 Against the classic pipeline (Pillow decode and resize, float 256x256 per image, all ten crops
 computed to keep one; the torchvision reference scripts' way): the decoders give identical
 pixels, the resize differs by at most 1/255 on a small fraction of pixels (torch's antialiased
-bilinear rounds differently from Pillow's); tests/core/test_image_pipeline.py measures both.
+bilinear rounds differently from Pillow's): a few in a thousand where torchvision resizes uint8
+in torch's own uint8 kernel (x86 CPUs with AVX2; with AVX-512 from torchvision 0.24 on), about a
+fifth where it resizes in float and rounds; tests/core/test_image_pipeline.py measures both.
 """
 
 from __future__ import annotations

@@ -33,6 +33,10 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # torch raises many types for truncated/corrupt files
+        if "Weights only load failed" in str(err):  # intact, but pickles a class weights_only refuses
+            found = next((line.strip() for line in str(err).splitlines() if "Unsupported global" in line), "")
+            raise UserError(f"checkpoint {path} holds Python objects, not only tensors and plain types ({found[:120]})",
+                            "give a checkpoint written by paperlab, or retrain") from None
         reason = str(err).splitlines()[0][:120] if str(err) else type(err).__name__
         raise UserError(
             f"checkpoint {path} is unreadable (corrupt or truncated: {reason})",

@@ -24,7 +24,9 @@ _PAPERLAB_KEYS = ("interval", "monitor")
 
 def build_optimizer(cfg: DictConfig, params: Iterable[Any]) -> torch.optim.Optimizer:
     try:
-        return instantiate(cfg)(params)
+        # plain lists, not ListConfig: torch < 2.6 keeps e.g. Adam's betas as given in the param
+        # groups, and a checkpoint holding a ListConfig no longer loads with weights_only=True
+        return instantiate(cfg, _convert_="all")(params)
     except (InstantiationException, TypeError, ValueError) as err:  # ValueError: e.g. a negative lr
         raise UserError(f"cannot build the optimizer {cfg.get('_target_')}: {str(err).splitlines()[0]}",
                         "check the optim.* overrides") from None

@@ -66,11 +66,24 @@ def test_checkpoint_roundtrip_is_atomic_and_weights_only(tmp_path: Path) -> None
     assert torch.equal(back["model"]["w"], state["model"]["w"]) and back["step"] == 7
 
 
+def test_an_optimizer_built_from_config_lists_checkpoints_as_plain_types(tmp_path: Path) -> None:
+    # Rprop keeps etas as given, as Adam keeps betas before torch 2.6: a ListConfig there would
+    # make every checkpoint of the run unloadable under weights_only=True
+    cfg = OmegaConf.create({"_target_": "torch.optim.Rprop", "_partial_": True, "lr": 0.1,
+                            "etas": [0.5, 1.2], "step_sizes": [1e-6, 50.0]})
+    opt = build_optimizer(cfg, [nn.Parameter(torch.zeros(2))])
+    path = save_checkpoint(tmp_path / "last.pt", {"model": {}, "optimizer": opt.state_dict()})
+    assert list(load_checkpoint(path)["optimizer"]["param_groups"][0]["etas"]) == [0.5, 1.2]
+
+
 def test_corrupt_and_foreign_checkpoints_are_user_errors(tmp_path: Path) -> None:
     path = save_checkpoint(tmp_path / "last.pt", {"model": {"w": torch.zeros(1000)}})
     path.write_bytes(path.read_bytes()[:200])
     with pytest.raises(UserError, match="unreadable"):
         load_checkpoint(path)
+    torch.save({"model": {}, "config": OmegaConf.create({"a": 1})}, tmp_path / "pickled.pt")
+    with pytest.raises(UserError, match="holds Python objects.*DictConfig"):
+        load_checkpoint(tmp_path / "pickled.pt")
     torch.save({"weights": 1}, tmp_path / "other.pt")
     with pytest.raises(UserError, match="not a paperlab checkpoint"):
         load_checkpoint(tmp_path / "other.pt")

@@ -4,7 +4,9 @@ resizing, the mean subtracted from the float 256x256 centre, torchvision's five_
 (what the pipeline replaced, and what the torchvision reference scripts do).
 
 Stated tolerance: the decoders agree exactly (both libjpeg-turbo); torch's antialiased bilinear
-resize rounds differently from Pillow's by at most 1/255 on a few pixels in a thousand."""
+resize rounds differently from Pillow's by at most 1/255: on a few pixels in a thousand where
+torchvision resizes uint8 in torch's uint8 kernel, on about a fifth where it goes through float
+(torchvision < 0.24 on AVX-512 CPUs, CPUs without AVX2)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import torchvision
 import torchvision.transforms.v2 as T
 from conftest import build_in_cache, task_config
 from image_folder import write_jpeg_folder
@@ -33,6 +36,11 @@ from paperlab.errors import UserError
 # torchvision 0.29 announces that its decoders move to TorchCodec; they are what torch >= 2.4 ships with
 pytestmark = pytest.mark.filterwarnings("ignore:The image decoding:DeprecationWarning")
 ONE_LEVEL = 1 / 255 + 1e-6  # one step of 8-bit intensity, in the [0, 1] units the model sees
+# the share of pixels one level off: torchvision picks torch's uint8 resize kernel by CPU capability
+# (AVX-512 counted from 0.24 on) and otherwise resizes in float and rounds
+_TORCHVISION = tuple(int(p) for p in torchvision.__version__.split("+")[0].split(".")[:2])
+_CPU = torch.backends.cpu.get_cpu_capability()
+OFF_SHARE = 0.01 if _CPU == "AVX2" or (_CPU == "AVX512" and _TORCHVISION >= (0, 24)) else 0.25
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +94,7 @@ def test_training_crop_matches_the_classic_pipeline(data) -> None:
         worst, off = max(worst, float(diff.max())), off + int((diff > 1e-6).sum())
         assert int(y) == train.samples[i][1] and x.shape == (1, 3, CROP, CROP)
         ks.append(k)
-    assert worst <= ONE_LEVEL and off / (len(train) * 3 * CROP * CROP) < 0.01
+    assert worst <= ONE_LEVEL and off / (len(train) * 3 * CROP * CROP) < OFF_SHARE
     # items ship uint8 and only the drawn crop: what crosses between processes is 1 byte a pixel
     item = train[0]
     assert item["pixels"].dtype == torch.uint8 and item["pixels"].shape == (3, CROP, CROP)
